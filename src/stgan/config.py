@@ -1,0 +1,310 @@
+"""Typed, frozen configuration: defaults, shipped configs, variant presets, overrides.
+
+Every default of the project lives here (style: one home per concept). The defaults are the
+paper's settings (reference §2–§5); ``configs/tiny.toml`` shrinks them for laptops and tests.
+
+A config is loaded with :func:`load` from a shipped name (``celeba128``, ``tiny``) or a TOML
+file path, then a variant preset (``stgan``, ``attgan``, ...), then ``section.key=value``
+overrides. A file or override may only name fields that exist, with values of the field's
+type; anything else is a :class:`~stgan.errors.UserError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from stgan.attributes import DEFAULT_ATTRS
+from stgan.errors import UserError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Generator and discriminator shapes (reference §2, §3) and the variant switches."""
+
+    img_size: int = 128  # square image side; a power of two ≥ 2**enc_layers
+    enc_dim: int = 64  # channels of the first encoder layer, doubled per layer
+    dec_dim: int = 64  # channels of the last hidden decoder layer, doubled per layer upwards
+    dis_dim: int = 64  # channels of the first discriminator layer
+    dis_fc_dim: int = 1024  # hidden width of each discriminator head
+    enc_layers: int = 5  # encoder depth (downsamplings)
+    dec_layers: int = 5  # decoder depth (upsamplings)
+    dis_layers: int = 5  # discriminator trunk depth
+    shortcut_layers: int = 4  # skip connections, deepest first (0 = AttGAN-ED, 4 = UNet/STGAN)
+    inject_layers: int = 4  # decoder layers followed by a tiled copy of the attribute code
+    use_stu: bool = True  # Selective Transfer Units on the skips (False: plain concatenation)
+    stu_state: str = "stu"  # state passed to the shallower STU: stu | gru | direct
+    stu_kernel: int = 3  # kernel of the STU gates (eqs. 3, 4, 6)
+    label: str = "diff"  # generator input: diff (att_t - att_s, STGAN) | target (AttGAN)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images and labels come from and how they are prepared (reference §5)."""
+
+    dataset: str = "synthetic"  # "synthetic" or a folder (CelebA layout, or images + CSV)
+    attrs: tuple[str, ...] = DEFAULT_ATTRS  # attributes to edit, by name
+    crop: str = "celeba"  # celeba (170x170 at 26,3 of 178x218, scaled) | none | center
+    test_fraction: float = 0.1  # test split of a folder without partition file or full CelebA
+    cache: bool = False  # decode once into a uint8 memory-mapped cache (no JPEG decoding)
+    cache_dir: str = ""  # where the cache lives; "" = <dataset>/.stgan-cache
+    synthetic_n: int = 20000  # images in the in-memory synthetic training set
+    synthetic_seed: int = 0  # seed of the synthetic faces (same seed, same faces)
+    num_workers: int = 2  # data-loading worker processes (0 = in the main process)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation schedule and loss weights (reference §4)."""
+
+    batch_size: int = 32
+    n_critic: int = 5  # D steps per G step, each on a fresh batch
+    epochs: int = 200  # one epoch = n_train // (batch_size * (n_critic + 1)) G iterations
+    decay_epoch: int = 100  # lr is divided by 10 from this epoch on
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    w_gp: float = 10.0  # gradient penalty weight
+    w_att_d: float = 1.0  # attribute BCE weight in L_D
+    w_att_g: float = 10.0  # attribute BCE weight in L_G
+    w_rec: float = 100.0  # reconstruction L1 weight in L_G
+    thres_int: float = 0.5  # 0/1 labels become ±thres_int
+    test_int: float = 1.0  # test-time value of a flipped attribute (att_diff = ±1.5)
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    log_every: int = 10  # G iterations between scalar logs (the only host syncs)
+    sample_every: int = 500  # G iterations between sample grids
+    ckpt_every: int = 1000  # G iterations between checkpoints
+    keep_ckpts: int = 3  # newest checkpoints kept (final one always kept)
+    n_samples: int = 8  # rows of the sample grid
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of a run: ``model``, ``data`` and ``train`` sections."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = "stgan"  # the variant preset last applied (informational)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+#: Variant presets: model fields that define each generator of the paper's comparison.
+PRESETS: dict[str, dict[str, Any]] = {
+    "stgan": dict(shortcut_layers=4, inject_layers=4, use_stu=True, stu_state="stu", label="diff"),
+    "stgan-target": dict(
+        shortcut_layers=4, inject_layers=4, use_stu=True, stu_state="stu", label="target"
+    ),
+    "stgan-gru": dict(shortcut_layers=4, inject_layers=4, use_stu=True, stu_state="gru"),
+    "stgan-direct": dict(shortcut_layers=4, inject_layers=4, use_stu=True, stu_state="direct"),
+    # AttGAN family (paper §4.2, Fig. 4): target vector, one attribute injection, 0-4 skips.
+    "attgan-ed": dict(shortcut_layers=0, inject_layers=1, use_stu=False, label="target"),
+    "attgan": dict(shortcut_layers=1, inject_layers=1, use_stu=False, label="target"),
+    "attgan-2s": dict(shortcut_layers=2, inject_layers=1, use_stu=False, label="target"),
+    "attgan-unet": dict(shortcut_layers=4, inject_layers=1, use_stu=False, label="target"),
+}
+
+_CHOICES = {
+    ("model", "stu_state"): ("stu", "gru", "direct"),
+    ("model", "label"): ("diff", "target"),
+    ("data", "crop"): ("celeba", "none", "center"),
+}
+
+SHIPPED = ("celeba128", "tiny")
+
+
+def _sections() -> dict[str, type]:
+    return {f.name: f.type for f in fields(Config) if f.name != "preset"}
+
+
+def _coerce(section: str, key: str, value: Any, from_text: bool) -> Any:
+    """Convert ``value`` to the type of ``section.key``; raise UserError naming the field."""
+    cls = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}[section]
+    hints = get_type_hints(cls)
+    if key not in hints:
+        valid = ", ".join(f"{section}.{k}" for k in hints)
+        raise UserError(f"unknown config field {section}.{key}; valid fields: {valid}")
+    typ = hints[key]
+    name = f"{section}.{key}"
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                out = value
+            elif from_text and str(value).lower() in ("1", "true", "yes", "on"):
+                out = True
+            elif from_text and str(value).lower() in ("0", "false", "no", "off"):
+                out = False
+            else:
+                raise ValueError
+        elif typ is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not from_text):
+                raise ValueError
+            out = int(value) if not from_text else int(str(value), 0)
+        elif typ is float:
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+        elif typ is str:
+            if not isinstance(value, str):
+                raise ValueError
+            out = value
+        else:  # tuple[str, ...]
+            if from_text:
+                value = [v.strip() for v in str(value).split(",") if v.strip()]
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            out = tuple(value)
+    except (TypeError, ValueError):
+        tname = getattr(typ, "__name__", "comma-separated list of names")
+        raise UserError(f"config field {name} expects {tname}, got {value!r}") from None
+    choices = _CHOICES.get((section, key))
+    if choices and out not in choices:
+        raise UserError(f"config field {name} must be one of {', '.join(choices)}, got {out!r}")
+    return out
+
+
+def apply(cfg: Config, overrides: dict[str, dict[str, Any]], from_text: bool = False) -> Config:
+    """Return ``cfg`` with ``{section: {key: value}}`` overrides applied and validated."""
+    secs = _sections()
+    new = {}
+    for section, values in overrides.items():
+        if section == "preset":
+            continue
+        if section not in secs or not isinstance(values, dict):
+            raise UserError(f"unknown config section {section!r}; valid: {', '.join(secs)}")
+        conv = {k: _coerce(section, k, v, from_text) for k, v in values.items()}
+        new[section] = replace(getattr(cfg, section), **conv)
+    return replace(cfg, **new)
+
+
+def apply_preset(cfg: Config, name: str) -> Config:
+    """Apply a variant preset (a key of :data:`PRESETS`)."""
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return replace(cfg, model=replace(cfg.model, **PRESETS[name]), preset=name)
+
+
+def parse_set(items: list[str]) -> dict[str, dict[str, str]]:
+    """Parse ``section.key=value`` strings into ``{section: {key: value}}``."""
+    out: dict[str, dict[str, str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not name:
+            raise UserError(f"malformed --set {item!r}; expected section.key=value")
+        out.setdefault(section, {})[name] = value.strip()
+    return out
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML (or JSON) config file into nested dicts."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(
+            f"config {str(path)!r} is neither a shipped config ({', '.join(SHIPPED)}) "
+            "nor a readable file"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+        return json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"cannot parse config file {p}: {e}") from None
+
+
+def shipped_text(name: str) -> str:
+    return resources.files("stgan").joinpath(f"configs/{name}.toml").read_text(encoding="utf-8")
+
+
+def load(
+    name_or_path: str | None = None,
+    preset: str | None = None,
+    overrides: list[str] | None = None,
+) -> Config:
+    """Build a config: defaults ← shipped name or file ← preset ← ``--set`` overrides."""
+    cfg = Config()
+    if name_or_path:
+        if name_or_path in SHIPPED:
+            data = tomllib.loads(shipped_text(name_or_path))
+        else:
+            data = read_file(name_or_path)
+        cfg = apply(cfg, data)
+        if "preset" in data:
+            cfg = apply_preset(cfg, str(data["preset"]))
+            cfg = apply(cfg, data)  # explicit fields of the file win over its preset
+    if preset:
+        cfg = apply_preset(cfg, preset)
+    if overrides:
+        cfg = apply(cfg, parse_set(overrides), from_text=True)
+    validate(cfg)
+    return cfg
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a config saved with :meth:`Config.to_dict` (checkpoints, run folders)."""
+    cfg = apply(Config(), {k: v for k, v in data.items() if k != "preset"})
+    return replace(cfg, preset=str(data.get("preset", "stgan")))
+
+
+def validate(cfg: Config) -> None:
+    """Cross-field checks; raise UserError naming the field."""
+    m, t = cfg.model, cfg.train
+    if m.img_size < 2**m.enc_layers or m.img_size & (m.img_size - 1):
+        raise UserError(
+            f"model.img_size={m.img_size} must be a power of two ≥ 2**model.enc_layers "
+            f"({2**m.enc_layers})"
+        )
+    if m.img_size != 2**m.dec_layers * (m.img_size >> m.enc_layers) or m.dec_layers != m.enc_layers:
+        raise UserError("model.dec_layers must equal model.enc_layers")
+    if not 0 <= m.shortcut_layers < m.dec_layers:
+        raise UserError(f"model.shortcut_layers must be in 0..{m.dec_layers - 1}")
+    if not 0 <= m.inject_layers < m.dec_layers:
+        raise UserError(f"model.inject_layers must be in 0..{m.dec_layers - 1}")
+    if m.dis_layers > m.enc_layers or m.img_size < 2**m.dis_layers:
+        raise UserError("model.dis_layers must be ≤ log2(model.img_size)")
+    for k in ("enc_dim", "dec_dim", "dis_dim", "dis_fc_dim"):
+        if getattr(m, k) < 1:
+            raise UserError(f"model.{k} must be ≥ 1")
+    if t.batch_size < 2:
+        raise UserError("train.batch_size must be ≥ 2 (targets permute the batch's rows)")
+    if t.n_critic < 1 or t.epochs < 1 or t.keep_ckpts < 1:
+        raise UserError("train.n_critic, train.epochs and train.keep_ckpts must be ≥ 1")
+    for k in ("log_every", "sample_every", "ckpt_every", "n_samples"):
+        if getattr(t, k) < 1:
+            raise UserError(f"train.{k} must be ≥ 1")
+    if not cfg.data.attrs:
+        raise UserError("data.attrs must name at least one attribute")
+    if not 0.0 < cfg.data.test_fraction < 1.0:
+        raise UserError("data.test_fraction must be in (0, 1)")
+
+
+def to_toml(cfg: Config) -> str:
+    """Serialise a config as TOML (written into every run folder as ``config.toml``)."""
+    lines = [f'preset = "{cfg.preset}"']
+    for sec in ("model", "data", "train"):
+        lines.append(f"\n[{sec}]")
+        for k, v in dataclasses.asdict(getattr(cfg, sec)).items():
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(json.dumps(x) for x in v) + "]"
+    return json.dumps(v)
