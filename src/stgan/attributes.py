@@ -77,34 +77,20 @@ def conflicts(name: str, names: Sequence[str]) -> list[int]:
     return [names.index(o) for o in _CONFLICTS.get(name, ()) if o in names]
 
 
-def set_attribute(labels: torch.Tensor, names: Sequence[str], index: int, value: float):
-    """Set attribute ``index`` to ``value`` in 0/1 ``labels`` (B, n), applying the conflicts.
+def set_attribute(labels01: torch.Tensor, names: Sequence[str], index: int, value: float):
+    """Set attribute ``index`` of every row of 0/1 ``labels01`` (B, n) to ``value``.
 
-    ``value`` > 0 counts as "on": its conflicting attributes are set to 0. Turning an
-    attribute off changes nothing else (reference §4). Returns a new tensor.
+    Rows where the attribute ends up on (``value > 0``) get its conflicting attributes set
+    to 0; turning an attribute off changes nothing else (reference §4). Returns a new tensor.
     """
-    out = labels.clone()
+    out = labels01.clone()
     out[:, index] = value
     if value > 0:
-        for j in conflicts(names[index], names):
-            out[:, j] = 0.0
+        out[:, conflicts(names[index], names)] = 0.0
     return out
 
 
-def encode(labels01: torch.Tensor, thres_int: float = 0.5) -> torch.Tensor:
-    """Map 0/1 labels to ±``thres_int`` (reference §4: ``(a * 2 - 1) * thres_int``)."""
-    return (labels01 * 2.0 - 1.0) * thres_int
-
-
-def flip_targets(labels01: torch.Tensor, names: Sequence[str]) -> list[torch.Tensor]:
-    """One 0/1 target per attribute: that attribute flipped, conflicts applied.
-
-    Returns a list of ``len(names)`` tensors shaped like ``labels01`` (B, n).
-    """
-    return [set_attribute_rows(labels01, names, i) for i in range(len(names))]
-
-
-def set_attribute_rows(labels01: torch.Tensor, names: Sequence[str], index: int) -> torch.Tensor:
+def flip_attribute(labels01: torch.Tensor, names: Sequence[str], index: int) -> torch.Tensor:
     """Flip attribute ``index`` of every row; rows turned on get their conflicts cleared."""
     out = labels01.clone()
     new = 1.0 - labels01[:, index]
@@ -115,27 +101,51 @@ def set_attribute_rows(labels01: torch.Tensor, names: Sequence[str], index: int)
     return out
 
 
-def edit_code(
-    source01: torch.Tensor, target01: torch.Tensor, changed: torch.Tensor | None,
-    thres_int: float = 0.5, test_int: float = 1.0,
-) -> torch.Tensor:
-    """Test-time ``att_diff`` for the generator (reference §4, ``test_int``).
+def encode(labels01: torch.Tensor, thres_int: float = 0.5) -> torch.Tensor:
+    """Map 0/1 labels to ±``thres_int`` (reference §4: ``(a * 2 - 1) * thres_int``)."""
+    return (labels01 * 2.0 - 1.0) * thres_int
 
-    The encoded target is ``±thres_int`` everywhere except on ``changed`` (a boolean
-    (B, n) mask, usually the attributes the user named), which is set to ``±test_int``:
-    with the defaults a flipped attribute gets ``att_diff = ±1.5``, as in the paper.
+
+def encode_target(
+    target01: torch.Tensor,
+    changed: torch.Tensor | None = None,
+    thres_int: float = 0.5,
+    test_int: float = 1.0,
+) -> torch.Tensor:
+    """Encode a test-time target: ``±thres_int``, but ``±test_int`` where ``changed``.
+
+    ``changed`` is a boolean (B, n) mask of the attributes the user (or the evaluation)
+    set. With the defaults a flipped attribute reaches ±1 while its source was ±0.5, so
+    ``att_diff = ±1.5`` on it, as the paper's numbers were made (official ``test_int``).
+    Attributes changed only by a conflict rule keep ±``thres_int``, as in the official code.
     """
-    src = encode(source01, thres_int)
     tgt = encode(target01, thres_int)
     if changed is not None:
         tgt = torch.where(changed, (target01 * 2.0 - 1.0) * test_int, tgt)
-    return tgt - src
+    return tgt
 
 
-def permute_targets(labels01: torch.Tensor, generator: torch.Generator | None = None):
-    """Training targets: a random permutation of the batch's own label rows (reference §4)."""
-    perm = torch.randperm(labels01.shape[0], generator=generator, device="cpu")
-    return labels01[perm.to(labels01.device)]
+def generator_code(
+    source01: torch.Tensor, target_enc: torch.Tensor, label: str, thres_int: float = 0.5
+) -> torch.Tensor:
+    """The generator's attribute input for an encoded target (reference §1, §2).
+
+    ``label == "diff"`` (STGAN): ``att_diff = target_enc - encode(source01)``, zero = keep.
+    ``label == "target"`` (AttGAN, STGAN-target): the encoded target itself.
+    """
+    if label == "diff":
+        return target_enc - encode(source01, thres_int)
+    return target_enc
+
+
+def permute_targets(labels01: torch.Tensor) -> torch.Tensor:
+    """Training targets: a random permutation of the batch's own label rows (reference §4).
+
+    Drawn from the global torch RNG on the labels' device, so that checkpoints that save the
+    RNG states resume exactly.
+    """
+    perm = torch.randperm(labels01.shape[0], device=labels01.device)
+    return labels01[perm]
 
 
 def parse_labels_pm1(values: Sequence[str] | np.ndarray) -> np.ndarray:

@@ -1,0 +1,336 @@
+"""The ``stgan`` command line: argv → config → calls into the library.
+
+The only module with process-wide side effects (seeding, printing, folders). Every
+:class:`~stgan.errors.UserError` becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from stgan import __version__
+from stgan.config import PRESETS, SHIPPED
+from stgan.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+# --------------------------------------------------------------------------------------------
+# train
+def cmd_train(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from stgan import checkpoint
+    from stgan.config import from_dict, load, to_toml, validate
+    from stgan.data import open_dataset
+    from stgan.imageio import atomic_write_bytes
+    from stgan.models import build_discriminator, build_generator, count_parameters
+    from stgan.runtime import resolve_device, seed_everything
+    from stgan.trainer import Trainer
+
+    run_dir = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    ckpt = None
+    if args.resume:
+        ckpt = checkpoint.load(run_dir)
+        saved = from_dict(ckpt["config"])
+        if args.config or args.preset:
+            cfg = load(args.config, args.preset, args.set)
+        else:  # continue with the run's own config, plus any --set
+            from stgan.config import apply, parse_set
+
+            cfg = apply(saved, parse_set(args.set or []), from_text=True)
+        if args.data:
+            cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
+        _check_same_run(cfg, saved, ckpt["path"])
+    else:
+        cfg = load(args.config, args.preset, args.set)
+        if args.data:
+            cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
+        if checkpoint.list_checkpoints(run_dir):
+            raise UserError(f"run folder {run_dir} already holds checkpoints; pass --resume to "
+                            "continue it or choose another --out")
+    validate(cfg)
+    device = resolve_device(cfg.train.device)
+
+    train_set = open_dataset(cfg.data, cfg.model.img_size, "train")
+    test_set = open_dataset(cfg.data, cfg.model.img_size, "test")
+    names = train_set.attr_names
+    n = min(cfg.train.n_samples, len(test_set))
+    xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
+    sample_batch = (torch.stack(xs), torch.stack(ys))
+
+    seed_everything(cfg.train.seed)
+    G = build_generator(cfg.model, len(names))
+    D = build_discriminator(cfg.model, len(names))
+    trainer = Trainer(cfg, G, D, names, device)
+    if ckpt is not None:
+        trainer.load_checkpoint(ckpt)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(run_dir / "config.toml", to_toml(cfg).encode())
+    print(f"stgan train: preset {cfg.preset}, {len(train_set)} training images "
+          f"({cfg.data.dataset}), {cfg.model.img_size} px, G {count_parameters(G):,} / "
+          f"D {count_parameters(D):,} parameters, device {device}, run folder {run_dir}")
+
+    def bar(start: int, total: int):
+        return tqdm(total=total, initial=start, desc="train", unit="it", dynamic_ncols=True,
+                    disable=args.quiet)
+
+    step = trainer.fit(train_set, run_dir, sample_batch, args.max_steps, args.max_minutes, bar)
+    last = checkpoint.list_checkpoints(run_dir)[-1]
+    print(f"stopped at step {step}; checkpoint {last}; samples in {run_dir / 'samples'}")
+    return 0
+
+
+def _check_same_run(cfg, saved, path: str) -> None:
+    """A resumed run must keep the model and the data of its checkpoint."""
+    for section in ("model", "data"):
+        a, b = getattr(saved, section), getattr(cfg, section)
+        for key in a.__dataclass_fields__:
+            if key in ("num_workers", "cache", "cache_dir"):
+                continue
+            if getattr(a, key) != getattr(b, key):
+                raise UserError(
+                    f"checkpoint {path} was trained with {section}.{key}="
+                    f"{getattr(a, key)!r}, this run asks for {getattr(b, key)!r}; resume with "
+                    "the run's own config or start a new --out")
+
+
+# --------------------------------------------------------------------------------------------
+# edit and sample
+def _parse_assignments(items: list[str], what: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        for part in item.split(","):
+            name, sep, value = part.partition("=")
+            try:
+                v = float(value)
+            except ValueError:
+                v = float("nan")
+            if not sep or not name.strip() or not (-1.0 <= v <= 1.0):
+                raise UserError(f"malformed {what} {part!r}; expected Name=VALUE with VALUE 1 "
+                                "(on), 0 (off) or an intensity in [-1, 1]")
+            out[name.strip()] = v
+    return out
+
+
+def _list_images(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise UserError(f"image path {path} does not exist; pass an image file or a folder")
+    for sub in (path / "img_align_celeba", path / "images", path):
+        if sub.is_dir():
+            found = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if found:
+                return found
+    raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
+
+
+def _source_labels(files: list[Path], names, args) -> np.ndarray:
+    """0/1 source attributes (len(files), n) from --source, --labels or the image folder."""
+    from stgan.data import read_labels
+
+    if getattr(args, "source", None):
+        src = _parse_assignments(args.source, "--source")
+        from stgan.attributes import check_names
+
+        check_names(list(src), names, "--source")
+        row = np.array([1.0 if src.get(n, 0.0) > 0 else 0.0 for n in names], dtype=np.float32)
+        return np.tile(row, (len(files), 1))
+    label_path = getattr(args, "labels", None)
+    if label_path is None:
+        folder = files[0].parent
+        candidates = [folder, folder.parent]
+        label_path = next((c for c in candidates if (c / "list_attr_celeba.txt").is_file()
+                           or any(c.glob("*.csv"))), None)
+        if label_path is None:
+            raise UserError("the source attributes of the images are needed: pass --source "
+                            "Name=1,Name=0,... or --labels FILE (CelebA list_attr or CSV)")
+    all_names, label_files, labels = read_labels(label_path)
+    from stgan.attributes import check_names
+
+    check_names(names, all_names, f"the labels of {label_path}")
+    index = {f: i for i, f in enumerate(label_files)}
+    cols = [all_names.index(n) for n in names]
+    rows = []
+    for f in files:
+        if f.name not in index:
+            raise UserError(f"image {f.name} has no row in the labels of {label_path}")
+        rows.append(labels[index[f.name], cols])
+    return np.asarray(rows, dtype=np.float32)
+
+
+def _load_images(files: list[Path], crop: str, size: int) -> np.ndarray:
+    from stgan.data.transforms import load_image
+
+    return np.stack([load_image(f, crop, size) for f in files])
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    import torch
+
+    from stgan.imageio import write_png
+    from stgan.inference import Editor
+    from stgan.runtime import resolve_device
+
+    changes = _parse_assignments(args.set, "--set")
+    if not changes:
+        raise UserError("name at least one attribute to change: --set Name=VALUE")
+    editor = Editor.from_checkpoint(args.checkpoint, resolve_device(args.device))
+    editor.target(torch.zeros(1, len(editor.attr_names)), changes)  # check names first
+    files = _list_images(Path(args.image))
+    out = Path(args.out)
+    single = Path(args.image).is_file() and out.suffix.lower() == ".png"
+    if not single and out.suffix:
+        raise UserError(f"--out {out} must be a folder when editing a folder of images, or end "
+                        "with .png for one image")
+    source = _source_labels(files, editor.attr_names, args)
+    crop = args.crop or editor.crop
+    written = []
+    for start in range(0, len(files), args.batch_size):
+        chunk = files[start : start + args.batch_size]
+        images = _load_images(chunk, crop, editor.img_size)
+        edited = editor.edit(images, source[start : start + len(chunk)], changes)
+        for f, img, src in zip(chunk, edited, images, strict=True):
+            path = out if single else out / f"{f.stem}.png"
+            write_png(path, _side_by_side(src, img) if args.side_by_side else img)
+            written.append(path)
+    print(f"wrote {len(written)} edited image{'s' if len(written) != 1 else ''}"
+          f"{' to ' + str(out) if not single else ': ' + str(out)}")
+    return 0
+
+
+def _side_by_side(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from stgan.imageio import make_grid
+
+    return make_grid([[a, b]])
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from stgan.imageio import write_png
+    from stgan.inference import Editor
+    from stgan.runtime import resolve_device
+
+    editor = Editor.from_checkpoint(args.checkpoint, resolve_device(args.device))
+    files = _list_images(Path(args.images))[: args.n]
+    source = _source_labels(files, editor.attr_names, args)
+    images = _load_images(files, args.crop or editor.crop, editor.img_size)
+    grid = editor.grid(images, source)
+    write_png(args.out, grid)
+    print(f"wrote {args.out}: {len(files)} rows × (input, reconstruction, "
+          f"{len(editor.attr_names)} flips: {', '.join(editor.attr_names)})")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# data
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from stgan.data.synthetic import write_celeba_layout
+
+    if args.n < 1 or not 16 <= args.size <= 1024:
+        raise UserError("--n must be ≥ 1 and --size in 16..1024")
+    t0 = time.monotonic()
+    write_celeba_layout(args.out, args.n, args.size, seed=args.seed, progress=not args.quiet)
+    print(f"wrote {args.n} synthetic faces at {args.size} px to {args.out} "
+          f"in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stgan",
+        description="STGAN (Liu et al., CVPR 2019): train, edit facial attributes, evaluate.",
+    )
+    p.add_argument("--version", action="version", version=f"stgan {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train STGAN or an AttGAN variant",
+                       description="Train a generator and discriminator (reference §4). Writes "
+                       "config.toml, checkpoints/, samples/ and log.jsonl into the run folder.")
+    t.add_argument("--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; "
+                   "default: the paper's settings (celeba128)")
+    t.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
+    t.add_argument("--data", help="'synthetic' (default) or a folder in CelebA layout "
+                   "(list_attr_celeba.txt) or with images and a CSV of labels")
+    t.add_argument("--out", help="run folder (default runs/<date-time>)")
+    t.add_argument("--max-steps", type=int, help="stop after this many G iterations")
+    t.add_argument("--max-minutes", type=float, help="stop cleanly (final checkpoint and "
+                   "samples) once this many minutes of training have passed")
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config field, e.g. --set train.batch_size=16 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue the newest checkpoint of "
+                   "--out exactly (weights, optimisers, step, RNG)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    def add_source(q):
+        q.add_argument("--source", action="append", metavar="NAME=0|1,...",
+                       help="source attributes of the image(s); unnamed ones count as 0")
+        q.add_argument("--labels", help="label file giving the source attributes by file name "
+                       "(CelebA list_attr_celeba.txt or CSV); default: one beside the images")
+        q.add_argument("--crop", choices=("celeba", "none", "center"),
+                       help="crop before resizing (default: as the training data)")
+        q.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+
+    e = sub.add_parser("edit", help="edit attributes of images",
+                       description="Edit the named attributes of one image or a folder; the "
+                       "others are kept (difference attribute vector, reference §1).")
+    e.add_argument("--checkpoint", required=True, help="run folder (newest checkpoint) or .pt")
+    e.add_argument("--image", required=True, help="an image file or a folder of images")
+    e.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="attribute to change: 1 = on, 0 = off (at the paper's test strength), "
+                   "or an intensity in [-1, 1]; repeatable, e.g. --set Blond_Hair=1")
+    e.add_argument("--out", required=True, help="output .png (one image) or folder")
+    e.add_argument("--side-by-side", action="store_true", help="write input | edit pairs")
+    e.add_argument("--batch-size", type=int, default=16, help=argparse.SUPPRESS)
+    add_source(e)
+    e.set_defaults(func=cmd_edit)
+
+    s = sub.add_parser("sample", help="paper-style grid: input, reconstruction, every flip",
+                       description="Write a grid with one row per image: input | "
+                       "reconstruction | each attribute flipped at the test strength.")
+    s.add_argument("--checkpoint", required=True, help="run folder (newest checkpoint) or .pt")
+    s.add_argument("--images", required=True, help="folder of images (a CelebA-layout or "
+                   "CSV folder gives the source labels itself)")
+    s.add_argument("--out", required=True, help="output PNG")
+    s.add_argument("--n", type=int, default=8, help="rows (images), default 8")
+    add_source(s)
+    s.set_defaults(func=cmd_sample)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    ds = dsub.add_parser("synth", help="write synthetic faces in CelebA layout",
+                         description="Write N procedural faces (PNG) and list_attr_celeba.txt "
+                         "with the 13 STGAN attributes.")
+    ds.add_argument("--n", type=int, required=True, help="number of images")
+    ds.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    ds.add_argument("--out", required=True, help="output folder")
+    ds.add_argument("--seed", type=int, default=0, help="seed (same seed, same faces)")
+    ds.add_argument("--quiet", action="store_true", help="no progress bar")
+    ds.set_defaults(func=cmd_data_synth)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"stgan: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stgan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Image files and grids without torchvision: atomic PNG writing and a small grid writer."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stgan.errors import UserError
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_png(path: str | Path, image: np.ndarray) -> None:
+    """Write a uint8 (H, W, 3) image as PNG, atomically (no half-written file on error)."""
+    import io
+
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected uint8 (H, W, 3), got {image.dtype} {image.shape}")
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3) RGB; an unreadable file is a UserError."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise UserError(f"cannot read image {path}: {e}; pass a PNG or JPEG file") from None
+
+
+def make_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, pad_value: int = 255):
+    """Tile images into one uint8 image: ``rows[r][c]`` is an (H, W, 3) uint8 tile.
+
+    All tiles must share one shape; ``pad`` pixels of ``pad_value`` separate them.
+    """
+    if not rows or not rows[0]:
+        raise ValueError("make_grid needs at least one tile")
+    h, w, c = rows[0][0].shape
+    n_cols = max(len(r) for r in rows)
+    out = np.full(
+        (len(rows) * (h + pad) + pad, n_cols * (w + pad) + pad, c), pad_value, dtype=np.uint8
+    )
+    for r, row in enumerate(rows):
+        for col, tile in enumerate(row):
+            if tile.shape != (h, w, c):
+                raise ValueError(f"tile ({r}, {col}) has shape {tile.shape}, expected {(h, w, c)}")
+            y, x = pad + r * (h + pad), pad + col * (w + pad)
+            out[y : y + h, x : x + w] = tile
+    return out
+
+
+def to_uint8(x) -> np.ndarray:
+    """Tensor (B, 3, H, W) or (3, H, W) in [-1, 1] → uint8 (B, H, W, 3) or (H, W, 3)."""
+    import torch
+
+    x = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.movedim(-3, -1).cpu().numpy()
+
+
+def to_float(images: np.ndarray):
+    """uint8 (B, H, W, 3) or (H, W, 3) → float32 tensor (B, 3, H, W) or (3, H, W) in [-1, 1]."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3).float()
+    return t / 127.5 - 1.0

@@ -1,0 +1,55 @@
+"""Loss terms of STGAN (reference §4), as pure functions returning unweighted terms.
+
+The weights (10 for the gradient penalty, 1 / 10 for the attribute terms of D / G, 100 for
+reconstruction) are applied in one place, the trainer. Every reduction is a mean over all
+elements (batch × attributes, batch × pixels): a summed BCE would make the attribute term
+13× stronger, a mistake of other ports (reference §8).
+
+    L_D = −(E D_adv(x) − E D_adv(ŷ)) + λ_gp·GP + λ_att_d·BCE(D_att(x), a_s)
+    L_G = −E D_adv(ŷ) + λ_att_g·BCE(D_att(ŷ), a_t) + λ_rec·‖x − G(x, 0)‖₁
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def wgan_d(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
+    """Critic loss ``−(E D(x) − E D(ŷ))``: minus the Wasserstein estimate."""
+    return fake_logit.mean() - real_logit.mean()
+
+
+def wgan_g(fake_logit: Tensor) -> Tensor:
+    """Generator adversarial loss ``−E D(ŷ)``."""
+    return -fake_logit.mean()
+
+
+def interpolate(real: Tensor, fake: Tensor, alpha: Tensor) -> Tensor:
+    """Random points ``x̂ = real + α (fake − real)`` for the gradient penalty, α (B, 1, 1, 1)."""
+    return real + alpha * (fake - real)
+
+
+def gradient_penalty(logit_hat: Tensor, x_hat: Tensor) -> Tensor:
+    """WGAN-GP: ``E (‖∇ₓ̂ D_adv(x̂)‖₂ − 1)²`` (Gulrajani et al., as the official code).
+
+    Args:
+        logit_hat: adversarial logits (B,) of the interpolates, computed from ``x_hat``.
+        x_hat: the interpolates (B, 3, H, W), created with ``requires_grad``.
+
+    The norm is per sample over all pixels; the graph is kept so the penalty trains D.
+    """
+    (grad,) = torch.autograd.grad(logit_hat.sum(), x_hat, create_graph=True)
+    norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((norm - 1.0) ** 2).mean()
+
+
+def attribute_bce(logits: Tensor, target01: Tensor) -> Tensor:
+    """Attribute classification loss, BCE with logits, mean over batch × attributes."""
+    return F.binary_cross_entropy_with_logits(logits, target01, reduction="mean")
+
+
+def reconstruction_l1(x: Tensor, x_rec: Tensor) -> Tensor:
+    """Reconstruction loss ``‖x − G(x, 0)‖₁`` as a mean over batch × pixels × channels."""
+    return (x - x_rec).abs().mean()
