@@ -11,11 +11,12 @@ torch.set_num_threads(2)
 
 
 class TinyFaces(torch.utils.data.Dataset):
-    """Random images with random 0/1 labels: enough to exercise the training loop."""
+    """Smooth random images with random 0/1 labels: enough to exercise the training loop."""
 
     def __init__(self, n: int = 64, size: int = 32, n_attrs: int = 4, seed: int = 0):
         g = torch.Generator().manual_seed(seed)
-        self.x = torch.rand(n, 3, size, size, generator=g) * 2 - 1
+        coarse = torch.rand(n, 3, 4, 4, generator=g) * 2 - 1  # smooth, learnable images
+        self.x = torch.nn.functional.interpolate(coarse, size=size, mode="bilinear")
         self.y = (torch.rand(n, n_attrs, generator=g) > 0.5).float()
         self.attr_names = ("Bald", "Bangs", "Black_Hair", "Blond_Hair")[:n_attrs]
         self.files = [f"{i + 1:06d}.png" for i in range(n)]

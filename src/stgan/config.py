@@ -39,7 +39,7 @@ class ModelConfig:
     dis_fc_dim: int = 1024  # hidden width of each discriminator head
     enc_layers: int = 5  # encoder depth (downsamplings)
     dec_layers: int = 5  # decoder depth (upsamplings)
-    dis_layers: int = 5  # discriminator trunk depth
+    dis_layers: int = 5  # discriminator trunk depth (last map ≥ 2x2)
     shortcut_layers: int = 4  # skip connections, deepest first (0 = AttGAN-ED, 4 = UNet/STGAN)
     inject_layers: int = 4  # decoder layers followed by a tiled copy of the attribute code
     use_stu: bool = True  # Selective Transfer Units on the skips (False: plain concatenation)
@@ -272,8 +272,12 @@ def validate(cfg: Config) -> None:
         raise UserError(f"model.shortcut_layers must be in 0..{m.dec_layers - 1}")
     if not 0 <= m.inject_layers < m.dec_layers:
         raise UserError(f"model.inject_layers must be in 0..{m.dec_layers - 1}")
-    if m.dis_layers > m.enc_layers or m.img_size < 2**m.dis_layers:
-        raise UserError("model.dis_layers must be ≤ log2(model.img_size)")
+    if m.dis_layers < 1 or m.img_size < 2 ** (m.dis_layers + 1):
+        # InstanceNorm over a 1x1 map would erase the trunk's output
+        raise UserError(
+            f"model.dis_layers={m.dis_layers} needs model.img_size ≥ {2 ** (m.dis_layers + 1)} "
+            "(the last map must be at least 2x2 for InstanceNorm); lower model.dis_layers"
+        )
     for k in ("enc_dim", "dec_dim", "dis_dim", "dis_fc_dim"):
         if getattr(m, k) < 1:
             raise UserError(f"model.{k} must be ≥ 1")

@@ -127,6 +127,7 @@ class Trainer:
         cuda = self.device.type == "cuda"
         batches = batch_stream(train_set, t.batch_size, t.seed, start=start * (t.n_critic + 1),
                                num_workers=self.cfg.data.num_workers, pin_memory=cuda)
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
         log = ScalarLog(run_dir, start)
         bar = progress(start, total) if progress else None
         t0 = time.monotonic()
