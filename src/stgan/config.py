@@ -34,7 +34,7 @@ class ModelConfig:
 
     img_size: int = 128  # square image side; a power of two ≥ 2**enc_layers
     enc_dim: int = 64  # channels of the first encoder layer, doubled per layer
-    dec_dim: int = 64  # channels of the last hidden decoder layer, doubled per layer upwards
+    dec_dim: int = 64  # decoder hidden layer i has min(dec_dim * 2**(dec_layers-1-i), 1024) ch.
     dis_dim: int = 64  # channels of the first discriminator layer
     dis_fc_dim: int = 1024  # hidden width of each discriminator head
     enc_layers: int = 5  # encoder depth (downsamplings)

@@ -1,0 +1,97 @@
+"""Building blocks shared by the networks (reference §2, §3) and their TF-slim initialisation.
+
+The official code is TensorFlow 1.x with TF-slim layers; the hyperparameters here reproduce
+its defaults: LeakyReLU slope 0.2, BatchNorm decay 0.999 (PyTorch momentum 0.001) and epsilon
+1e-3, instance norm epsilon 1e-6, Xavier-uniform weights and zero biases.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+MAX_DIM = 1024  # channel cap of every layer (official ``MAX_DIM``)
+LRELU_SLOPE = 0.2  # TF ``leaky_relu`` slope; PyTorch's default 0.01 is a known porting bug (§8)
+BN_MOMENTUM = 0.001  # TF-slim batch_norm decay 0.999
+BN_EPS = 1e-3  # TF-slim batch_norm epsilon
+IN_EPS = 1e-6  # TF-slim instance_norm epsilon
+
+
+def width(base: int, i: int) -> int:
+    """Channels of layer ``i`` of a stack that doubles ``base`` per layer, capped at 1024."""
+    return min(base * 2**i, MAX_DIM)
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    """BatchNorm with the TF-slim hyperparameters of the official code (reference §2)."""
+    return nn.BatchNorm2d(channels, eps=BN_EPS, momentum=BN_MOMENTUM, affine=True)
+
+
+def conv_bn_lrelu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Encoder layer: Conv 4×4 s2 (no bias) + BatchNorm + LeakyReLU(0.2); halves H and W."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+        batch_norm(out_channels),
+        nn.LeakyReLU(LRELU_SLOPE),
+    )
+
+
+def deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Decoder layer: transposed Conv 4×4 s2 (no bias) + BatchNorm + ReLU; doubles H and W."""
+    return nn.Sequential(
+        nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+        batch_norm(out_channels),
+        nn.ReLU(),
+    )
+
+
+def conv_in_lrelu(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Discriminator layer: Conv 4×4 s2 (no bias) + InstanceNorm + LeakyReLU(0.2).
+
+    The instance norm keeps no running statistics, so it normalises each sample by its own
+    statistics in training and in evaluation alike (reference §3, §8).
+    """
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+        nn.InstanceNorm2d(out_channels, eps=IN_EPS, affine=True, track_running_stats=False),
+        nn.LeakyReLU(LRELU_SLOPE),
+    )
+
+
+def fc_head(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
+    """Discriminator head: Linear + LeakyReLU(0.2) + Linear (reference §3)."""
+    return nn.Sequential(
+        nn.Linear(in_features, hidden),
+        nn.LeakyReLU(LRELU_SLOPE),
+        nn.Linear(hidden, out_features),
+    )
+
+
+def tile_concat(feats: list[Tensor], code: Tensor | None = None) -> Tensor:
+    """Concatenate feature maps along channels, then ``code`` tiled to their spatial size.
+
+    Args:
+        feats: feature maps of equal spatial size, each ``(B, C_i, H, W)``.
+        code: attribute code ``(B, n)`` or ``None``.
+
+    Returns:
+        ``(B, sum(C_i) [+ n], H, W)``, in the order ``[*feats, code]``.
+    """
+    if code is not None:
+        h, w = feats[0].shape[-2:]
+        feats = [*feats, code[:, :, None, None].expand(-1, -1, h, w)]  # (B, n, H, W)
+    return torch.cat(feats, dim=1)
+
+
+@torch.no_grad()
+def init_weights_(module: nn.Module) -> None:
+    """TF-slim initialisation in place: Xavier-uniform weights and zero biases for every
+    convolution, transposed convolution and linear layer; norm layers at weight 1, bias 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

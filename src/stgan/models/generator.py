@@ -1,0 +1,153 @@
+"""The STGAN generator: encoder, Selective Transfer Units, decoder (paper §3; reference §2).
+
+With the defaults (128 px, 13 attributes) the layers are::
+
+    encoder  3 → 64 → 128 → 256 → 512 → 1024            f1 (64²) … f5 (4²)
+    STUs     on f4, f3, f2, f1 (8² … 64²), state chain starting at f5
+    decoder  [f5, att] 1037 → 1024 (8²)
+             [·, STU(f4), att] 1549 → 512 (16²)
+             [·, STU(f3), att]  781 → 256 (32²)
+             [·, STU(f2), att]  397 → 128 (64²)
+             [·, STU(f1), att]  205 →   3 (128²), tanh
+
+The switches of the official code select the paper's variants: ``shortcut_layers`` (0–4 skip
+connections, deepest first), ``inject_layers`` (decoder layers followed by the tiled code),
+``use_stu`` (STUs on the skips, or plain encoder features) and ``stu_state``.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from stgan.models.blocks import (
+    conv_bn_lrelu,
+    deconv_bn_relu,
+    init_weights_,
+    tile_concat,
+    width,
+)
+from stgan.models.stu import STU, STU_STATES
+
+
+class Generator(nn.Module):
+    """Encoder–decoder with optional STUs on the skip connections.
+
+    Args:
+        n_attrs: length of the attribute code (att_diff, or the target vector for AttGAN).
+        enc_dim: channels of the first encoder layer; layer i has min(enc_dim·2^i, 1024).
+        dec_dim: decoder hidden layer i has min(dec_dim·2^(dec_layers−1−i), 1024) channels.
+        enc_layers: encoder depth (each layer halves H and W).
+        dec_layers: decoder depth; must equal ``enc_layers``.
+        shortcut_layers: skip connections, deepest first: decoder layer i < shortcut_layers
+            receives the feature of its resolution (f4 for i = 0, f3 for i = 1, ...).
+        inject_layers: decoder layers i < inject_layers are followed by the tiled code.
+        use_stu: pass the skips through STUs (STGAN) instead of as plain features (AttGAN).
+        stu_state: state passed between STUs: ``stu`` | ``gru`` | ``direct``.
+        stu_kernel: kernel of the STU gate convolutions.
+
+    Attributes:
+        encoder: ``enc_layers`` blocks, shallowest first.
+        stus: one STU per skip, deepest first (empty without ``use_stu``).
+        decoder: ``dec_layers`` blocks; the last one outputs 3 channels with tanh.
+    """
+
+    def __init__(
+        self,
+        n_attrs: int,
+        enc_dim: int = 64,
+        dec_dim: int = 64,
+        enc_layers: int = 5,
+        dec_layers: int = 5,
+        shortcut_layers: int = 4,
+        inject_layers: int = 4,
+        use_stu: bool = True,
+        stu_state: str = "stu",
+        stu_kernel: int = 3,
+    ) -> None:
+        super().__init__()
+        if dec_layers != enc_layers:
+            raise ValueError(f"dec_layers ({dec_layers}) must equal enc_layers ({enc_layers})")
+        if not 0 <= shortcut_layers < dec_layers:
+            raise ValueError(f"shortcut_layers must be in 0..{dec_layers - 1}")
+        if not 0 <= inject_layers < dec_layers:
+            raise ValueError(f"inject_layers must be in 0..{dec_layers - 1}")
+        if stu_state not in STU_STATES:
+            raise ValueError(f"stu_state must be one of {STU_STATES}, got {stu_state!r}")
+        self.n_attrs = n_attrs
+        self.shortcut_layers = shortcut_layers
+        self.inject_layers = inject_layers
+        self.use_stu = use_stu
+
+        enc_ch = [width(enc_dim, i) for i in range(enc_layers)]
+        self.encoder = nn.ModuleList(
+            conv_bn_lrelu(c_in, c_out)
+            for c_in, c_out in zip([3, *enc_ch[:-1]], enc_ch, strict=True)
+        )
+
+        # skip i (deepest first) carries encoder feature enc_layers - 2 - i
+        skip_ch = [enc_ch[-2 - i] for i in range(shortcut_layers)]
+        self.stus = nn.ModuleList()
+        if use_stu:
+            c_state = enc_ch[-1]  # the chain starts at f5
+            for c_feat in skip_ch:
+                self.stus.append(STU(c_state, c_feat, n_attrs, stu_kernel, stu_state))
+                c_state = c_feat  # every passed state has the channels of its STU's output
+
+        self.decoder = nn.ModuleList()
+        c_in = enc_ch[-1] + n_attrs
+        for i in range(dec_layers - 1):
+            c_out = width(dec_dim, dec_layers - 1 - i)
+            self.decoder.append(deconv_bn_relu(c_in, c_out))
+            c_in = c_out
+            if i < shortcut_layers:
+                c_in += skip_ch[i]
+            if i < inject_layers:
+                c_in += n_attrs
+        self.decoder.append(
+            nn.Sequential(nn.ConvTranspose2d(c_in, 3, 4, stride=2, padding=1), nn.Tanh())
+        )
+        init_weights_(self)
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """Encode images ``(B, 3, S, S)`` in [−1, 1] into ``[f1, ..., f5]``, shallowest first;
+        ``f_i`` is ``(B, min(enc_dim·2^(i−1), 1024), S/2^i, S/2^i)``."""
+        feats = []
+        h = x
+        for layer in self.encoder:
+            h = layer(h)
+            feats.append(h)
+        return feats
+
+    def select(self, feats: list[Tensor], code: Tensor) -> list[Tensor]:
+        """The skip features handed to the decoder, deepest first (f4's resolution first).
+
+        With ``use_stu`` these are the STU outputs f_t (eq. 7), the state chain starting at
+        f5; otherwise the encoder features themselves.
+        """
+        skips = [feats[-2 - i] for i in range(self.shortcut_layers)]
+        if not self.use_stu:
+            return skips
+        out = []
+        state = feats[-1]
+        for stu, feat in zip(self.stus, skips, strict=True):
+            f_t, state = stu(feat, state, code)
+            out.append(f_t)
+        return out
+
+    def decode(self, feats: list[Tensor], code: Tensor) -> Tensor:
+        """Decode encoder features ``[f1, ..., f5]`` under ``code`` ``(B, n_attrs)`` into
+        images ``(B, 3, S, S)`` in [−1, 1]."""
+        skips = self.select(feats, code)
+        h = tile_concat([feats[-1]], code)  # (B, C5 + n_attrs, S/2^L, S/2^L) at the bottleneck
+        for i, layer in enumerate(self.decoder[:-1]):
+            h = layer(h)
+            parts = [h]
+            if i < self.shortcut_layers:
+                parts.append(skips[i])
+            h = tile_concat(parts, code if i < self.inject_layers else None)
+        return self.decoder[-1](h)
+
+    def forward(self, x: Tensor, code: Tensor) -> Tensor:
+        """Edit images ``x`` ``(B, 3, S, S)`` in [−1, 1] under ``code`` ``(B, n_attrs)``
+        (att_diff for STGAN, the target vector for AttGAN); returns ``(B, 3, S, S)``, tanh."""
+        return self.decode(self.encode(x), code)
