@@ -193,12 +193,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
                         "with .png for one image")
     source = _source_labels(files, editor.attr_names, args)
     crop = args.crop or editor.crop
+    images = _load_images(files, crop, editor.img_size)  # every input read before any output
     written = []
     for start in range(0, len(files), args.batch_size):
-        chunk = files[start : start + args.batch_size]
-        images = _load_images(chunk, crop, editor.img_size)
-        edited = editor.edit(images, source[start : start + len(chunk)], changes)
-        for f, img, src in zip(chunk, edited, images, strict=True):
+        end = start + args.batch_size
+        edited = editor.edit(images[start:end], source[start:end], changes)
+        for f, img, src in zip(files[start:end], edited, images[start:end], strict=True):
             path = out if single else out / f"{f.stem}.png"
             write_png(path, _side_by_side(src, img) if args.side_by_side else img)
             written.append(path)
@@ -240,6 +240,25 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     write_celeba_layout(args.out, args.n, args.size, seed=args.seed, progress=not args.quiet)
     print(f"wrote {args.n} synthetic faces at {args.size} px to {args.out} "
           f"in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    import torch
+
+    from stgan.bench import HEADER, train_speed
+    from stgan.config import load
+    from stgan.runtime import resolve_device, seed_everything
+
+    cfg = load(args.config, args.preset, args.set)
+    device = resolve_device(args.device or cfg.train.device)
+    seed_everything(cfg.train.seed)
+    torch.backends.cudnn.benchmark = True
+    r = train_speed(cfg, device, len(cfg.data.attrs), steps=args.steps, warmup=args.warmup)
+    print(HEADER)
+    print(r.row())
     return 0
 
 
@@ -316,6 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=0, help="seed (same seed, same faces)")
     ds.add_argument("--quiet", action="store_true", help="no progress bar")
     ds.set_defaults(func=cmd_data_synth)
+    b = sub.add_parser("bench", help="measure training speed (ms per G iteration)",
+                       description="Time full training iterations (n_critic D steps + one G "
+                       "step) on random batches already on the device; prints a Markdown row "
+                       "for docs/benchmarks.md.")
+    b.add_argument("--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file")
+    b.add_argument("--preset", choices=list(PRESETS), help="generator variant")
+    b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config field (repeatable)")
+    b.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: config)")
+    b.add_argument("--steps", type=int, default=10, help="timed iterations (default 10)")
+    b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:  `make demo` (train + edit on synthetic faces), `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+# torch==2.13.0 is a CPU build on the project's dev/CI machines; elsewhere override, e.g.
+#   make TORCH="torch>=2.4" demo     (any torch >= 2.4 works)
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint venv clean
+
+$(BIN)/stgan: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(BIN)/stgan
+
+venv: $(BIN)/stgan
+
+demo: $(BIN)/stgan
+	$(BIN)/stgan train --config tiny --out runs/demo --max-minutes 10
+	$(BIN)/stgan data synth --n 8 --size 32 --seed 99 --out runs/demo/faces --quiet
+	$(BIN)/stgan sample --checkpoint runs/demo --images runs/demo/faces --out runs/demo/grid.png
+	$(BIN)/stgan edit --checkpoint runs/demo --image runs/demo/faces --set Blond_Hair=1 \
+		--side-by-side --out runs/demo/blond
+	@echo "demo done: see runs/demo/grid.png, runs/demo/samples/ and runs/demo/blond/"
+
+test: $(BIN)/stgan
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/stgan
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

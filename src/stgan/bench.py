@@ -1,0 +1,73 @@
+"""Benchmarks: training speed of one full iteration (n_critic D steps + 1 G step) and input
+throughput. Numbers go into docs/benchmarks.md with the command and machine that made them;
+tests never time anything."""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+
+import torch
+
+from stgan.config import Config
+from stgan.models import build_discriminator, build_generator, count_parameters
+from stgan.trainer import Trainer
+
+
+@dataclass(frozen=True)
+class TrainSpeed:
+    device: str
+    img_size: int
+    batch_size: int
+    n_critic: int
+    params_G: int
+    params_D: int
+    ms_per_iter: float  # one G iteration: n_critic D steps + one G step
+    images_per_s: float  # training images consumed per second (batch × (n_critic + 1))
+    peak_mem_mb: float  # CUDA: max allocated; CPU: peak resident set of the process
+
+    def row(self) -> str:
+        return (f"| {self.device} | {self.img_size} | {self.batch_size} | {self.n_critic} | "
+                f"{self.params_G / 1e6:.2f} M / {self.params_D / 1e6:.2f} M | "
+                f"{self.ms_per_iter:.1f} | {self.images_per_s:.1f} | {self.peak_mem_mb:.0f} |")
+
+
+HEADER = ("| device | px | batch | n_critic | params G / D | ms / G iteration | images / s | "
+          "peak MB |\n|---|---|---|---|---|---|---|---|")
+
+
+def train_speed(cfg: Config, device: torch.device, n_attrs: int = 13, steps: int = 10,
+                warmup: int = 2) -> TrainSpeed:
+    """Time full training iterations on random batches already on the device."""
+    t, m = cfg.train, cfg.model
+    G, D = build_generator(m, n_attrs), build_discriminator(m, n_attrs)
+    tr = Trainer(cfg, G, D, [f"a{i}" for i in range(n_attrs)], device)
+    x = torch.rand(t.batch_size, 3, m.img_size, m.img_size, device=device) * 2 - 1
+    a = (torch.rand(t.batch_size, n_attrs, device=device) > 0.5).float()
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def iteration():
+        for _ in range(t.n_critic):
+            tr.d_step(x, a)
+        tr.g_step(x, a)
+
+    for _ in range(warmup):
+        iteration()
+    sync()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        iteration()
+    sync()
+    dt = (time.perf_counter() - t0) / steps
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return TrainSpeed(str(device), m.img_size, t.batch_size, t.n_critic, count_parameters(G),
+                      count_parameters(D), 1000 * dt, t.batch_size * (t.n_critic + 1) / dt, peak)
