@@ -87,7 +87,7 @@ def resolve(path: str | Path) -> Path:
     """A checkpoint file, or the newest checkpoint of a run folder."""
     p = Path(path)
     if p.is_dir():
-        found = list_checkpoints(p)
+        found = list_checkpoints(p) or sorted(f for f in p.iterdir() if _NAME.match(f.name))
         if not found:
             raise UserError(f"run folder {p} holds no checkpoint (checkpoints/step_*.pt); "
                             "train first or pass a checkpoint file")
