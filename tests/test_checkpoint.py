@@ -7,8 +7,9 @@ from stgan.errors import UserError
 
 def payload(step=3):
     G = torch.nn.Linear(2, 2)
-    return checkpoint.make_payload(step, {"preset": "stgan"}, ["Bald"], G,
-                                   rng=checkpoint.rng_state())
+    return checkpoint.make_payload(
+        step, {"preset": "stgan"}, ["Bald"], G, rng=checkpoint.rng_state()
+    )
 
 
 def test_roundtrip_latest_and_prune(tmp_path):
@@ -17,7 +18,9 @@ def test_roundtrip_latest_and_prune(tmp_path):
     assert checkpoint.load(tmp_path)["step"] == 3
     checkpoint.prune(tmp_path, 2)
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == [
-        "step_00000002.pt", "step_00000003.pt"]
+        "step_00000002.pt",
+        "step_00000003.pt",
+    ]
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
 
 

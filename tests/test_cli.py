@@ -22,8 +22,24 @@ def run(tmp_path_factory):
     assert main(["train", *FAST, "--out", str(out), "--max-steps", "2"]) == 0
     assert main(["train", "--quiet", "--out", str(out), "--resume", "--max-steps", "4"]) == 0
     faces = root / "faces"
-    assert main(["data", "synth", "--n", "3", "--size", "32", "--seed", "5", "--out",
-                 str(faces), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "data",
+                "synth",
+                "--n",
+                "3",
+                "--size",
+                "32",
+                "--seed",
+                "5",
+                "--out",
+                str(faces),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return out, faces
 
 
@@ -41,16 +57,63 @@ def test_edit_one_image_and_a_folder(run, tmp_path, capsys):
     out, faces = run
     img = sorted((faces / "img_align_celeba").iterdir())[0]
     dst = tmp_path / "one.png"
-    assert main(["edit", "--checkpoint", str(out), "--image", str(img), "--set", "Blond_Hair=1",
-                 "--set", "Young=-0.4", "--source", "Male=1", "--out", str(dst)]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "--checkpoint",
+                str(out),
+                "--image",
+                str(img),
+                "--set",
+                "Blond_Hair=1",
+                "--set",
+                "Young=-0.4",
+                "--source",
+                "Male=1",
+                "--out",
+                str(dst),
+            ]
+        )
+        == 0
+    )
     assert Image.open(dst).size == (32, 32)
     plain = tmp_path / "plain"  # the checkpoints/ folder works as well as the run folder
-    assert main(["edit", "--checkpoint", str(out / "checkpoints"), "--image", str(faces),
-                 "--set", "Eyeglasses=1", "--out", str(plain)]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "--checkpoint",
+                str(out / "checkpoints"),
+                "--image",
+                str(faces),
+                "--set",
+                "Eyeglasses=1",
+                "--out",
+                str(plain),
+            ]
+        )
+        == 0
+    )
     assert len(list(plain.glob("*.png"))) == 3
     folder = tmp_path / "many"
-    assert main(["edit", "--checkpoint", str(out), "--image", str(faces), "--set",
-                 "Eyeglasses=1", "--side-by-side", "--out", str(folder)]) == 0
+    assert (
+        main(
+            [
+                "edit",
+                "--checkpoint",
+                str(out),
+                "--image",
+                str(faces),
+                "--set",
+                "Eyeglasses=1",
+                "--side-by-side",
+                "--out",
+                str(folder),
+            ]
+        )
+        == 0
+    )
     written = sorted(p.name for p in folder.iterdir())
     assert len(written) == 3 and Image.open(folder / written[0]).size == (2 + 2 * 34, 36)
 
@@ -58,8 +121,22 @@ def test_edit_one_image_and_a_folder(run, tmp_path, capsys):
 def test_sample_grid(run, tmp_path):
     out, faces = run
     dst = tmp_path / "grid.png"
-    assert main(["sample", "--checkpoint", str(out), "--images", str(faces), "--out",
-                 str(dst), "--n", "3"]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(out),
+                "--images",
+                str(faces),
+                "--out",
+                str(dst),
+                "--n",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert Image.open(dst).size == (2 + 15 * 34, 2 + 3 * 34)
 
 
@@ -76,8 +153,20 @@ def test_edit_errors_are_one_line_exit_2(run, tmp_path, capsys, argv, message):
     out, faces = run
     img = sorted((faces / "img_align_celeba").iterdir())[0]
     dst = tmp_path / "x.png"
-    code = main(["edit", "--checkpoint", str(out), "--image", str(img), "--source", "Male=1",
-                 *argv, "--out", str(dst)])
+    code = main(
+        [
+            "edit",
+            "--checkpoint",
+            str(out),
+            "--image",
+            str(img),
+            "--source",
+            "Male=1",
+            *argv,
+            "--out",
+            str(dst),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
     assert not dst.exists()
@@ -114,11 +203,35 @@ def test_resume_with_another_configuration_is_refused(run, capsys):
 
 
 def test_train_config_errors(tmp_path, capsys):
-    assert main(["train", "--config", "tiny", "--set", "train.batchsize=3", "--out",
-                 str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "tiny",
+                "--set",
+                "train.batchsize=3",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "unknown config field train.batchsize" in capsys.readouterr().err
-    assert main(["train", "--config", "tiny", "--set", "data.attrs=Bald,Smiling", "--out",
-                 str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "tiny",
+                "--set",
+                "data.attrs=Bald,Smiling",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "Smiling" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 

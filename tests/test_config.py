@@ -28,8 +28,15 @@ def test_tiny_and_presets():
 
 
 def test_overrides_typed_and_validated():
-    cfg = C.load("tiny", overrides=["train.lr=1e-3", "model.use_stu=false",
-                                    "data.attrs=Bald, Male", "train.batch_size=8"])
+    cfg = C.load(
+        "tiny",
+        overrides=[
+            "train.lr=1e-3",
+            "model.use_stu=false",
+            "data.attrs=Bald, Male",
+            "train.batch_size=8",
+        ],
+    )
     assert cfg.train.lr == 1e-3 and cfg.model.use_stu is False
     assert cfg.data.attrs == ("Bald", "Male") and cfg.train.batch_size == 8
     with pytest.raises(UserError, match="unknown config field train.lrr"):

@@ -49,14 +49,17 @@ def test_lr_decays_tenfold_from_decay_epoch(tiny_cfg, tiny_faces):
 def test_fit_writes_run_folder(tiny_cfg, tiny_faces, tmp_path):
     from dataclasses import replace
 
-    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, sample_every=3, ckpt_every=2,
-                                          keep_ckpts=2))
+    cfg = replace(
+        tiny_cfg, train=replace(tiny_cfg.train, sample_every=3, ckpt_every=2, keep_ckpts=2)
+    )
     tr = make_trainer(cfg, tiny_faces.attr_names)
     assert tr.fit(tiny_faces, tmp_path, sample_batch(tiny_faces), max_steps=5) == 5
     names = [p.name for p in checkpoint.list_checkpoints(tmp_path)]
     assert names == ["step_00000004.pt", "step_00000005.pt"]  # pruned to 2, final kept
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
-        "step_00000003.png", "step_00000005.png"]
+        "step_00000003.png",
+        "step_00000005.png",
+    ]
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
     assert {"D/gp", "G/rec", "lr", "epoch"} <= set(rows[0])
@@ -79,11 +82,9 @@ def test_resume_is_exact(tiny_cfg, tiny_faces, tmp_path):
     assert second.state.step == n
     second.fit(tiny_faces, tmp_path / "two", sample_batch(tiny_faces), max_steps=2 * n)
 
-    for (k, p), q in zip(one.G.state_dict().items(), second.G.state_dict().values(),
-                         strict=True):
+    for (k, p), q in zip(one.G.state_dict().items(), second.G.state_dict().values(), strict=True):
         assert torch.equal(p, q), k
-    for (k, p), q in zip(one.D.state_dict().items(), second.D.state_dict().values(),
-                         strict=True):
+    for (k, p), q in zip(one.D.state_dict().items(), second.D.state_dict().values(), strict=True):
         assert torch.equal(p, q), k
 
 

@@ -28,17 +28,22 @@ class TrainSpeed:
     peak_mem_mb: float  # CUDA: max allocated; CPU: peak resident set of the process
 
     def row(self) -> str:
-        return (f"| {self.device} | {self.img_size} | {self.batch_size} | {self.n_critic} | "
-                f"{self.params_G / 1e6:.2f} M / {self.params_D / 1e6:.2f} M | "
-                f"{self.ms_per_iter:.1f} | {self.images_per_s:.1f} | {self.peak_mem_mb:.0f} |")
+        return (
+            f"| {self.device} | {self.img_size} | {self.batch_size} | {self.n_critic} | "
+            f"{self.params_G / 1e6:.2f} M / {self.params_D / 1e6:.2f} M | "
+            f"{self.ms_per_iter:.1f} | {self.images_per_s:.1f} | {self.peak_mem_mb:.0f} |"
+        )
 
 
-HEADER = ("| device | px | batch | n_critic | params G / D | ms / G iteration | images / s | "
-          "peak MB |\n|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| device | px | batch | n_critic | params G / D | ms / G iteration | images / s | "
+    "peak MB |\n|---|---|---|---|---|---|---|---|"
+)
 
 
-def train_speed(cfg: Config, device: torch.device, n_attrs: int = 13, steps: int = 10,
-                warmup: int = 2) -> TrainSpeed:
+def train_speed(
+    cfg: Config, device: torch.device, n_attrs: int = 13, steps: int = 10, warmup: int = 2
+) -> TrainSpeed:
     """Time full training iterations on random batches already on the device."""
     t, m = cfg.train, cfg.model
     G, D = build_generator(m, n_attrs), build_discriminator(m, n_attrs)
@@ -69,5 +74,14 @@ def train_speed(cfg: Config, device: torch.device, n_attrs: int = 13, steps: int
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return TrainSpeed(str(device), m.img_size, t.batch_size, t.n_critic, count_parameters(G),
-                      count_parameters(D), 1000 * dt, t.batch_size * (t.n_critic + 1) / dt, peak)
+    return TrainSpeed(
+        str(device),
+        m.img_size,
+        t.batch_size,
+        t.n_critic,
+        count_parameters(G),
+        count_parameters(D),
+        1000 * dt,
+        t.batch_size * (t.n_critic + 1) / dt,
+        peak,
+    )

@@ -51,8 +51,9 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def make_payload(step: int, config: dict, attr_names, G, D=None, opt_G=None, opt_D=None,
-                 rng: dict | None = None) -> dict[str, Any]:
+def make_payload(
+    step: int, config: dict, attr_names, G, D=None, opt_G=None, opt_D=None, rng: dict | None = None
+) -> dict[str, Any]:
     """Collect what a checkpoint holds: everything needed to resume exactly or to edit."""
     out: dict[str, Any] = {
         "step": int(step),
@@ -89,8 +90,10 @@ def resolve(path: str | Path) -> Path:
     if p.is_dir():
         found = list_checkpoints(p) or sorted(f for f in p.iterdir() if _NAME.match(f.name))
         if not found:
-            raise UserError(f"run folder {p} holds no checkpoint (checkpoints/step_*.pt); "
-                            "train first or pass a checkpoint file")
+            raise UserError(
+                f"run folder {p} holds no checkpoint (checkpoints/step_*.pt); "
+                "train first or pass a checkpoint file"
+            )
         return found[-1]
     if not p.is_file():
         raise UserError(f"checkpoint {p} does not exist; pass a run folder or a .pt file")
@@ -104,13 +107,17 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         data = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises many types for truncated or foreign files
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise UserError(f"checkpoint {p} is corrupt or not a torch file ({msg}); "
-                        "use another checkpoint of the run") from None
+        raise UserError(
+            f"checkpoint {p} is corrupt or not a torch file ({msg}); "
+            "use another checkpoint of the run"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UserError(f"{p} is not an stgan checkpoint; pass a file written by `stgan train`")
     if data.get("version") != VERSION:
-        raise UserError(f"checkpoint {p} has format version {data.get('version')}, "
-                        f"this stgan reads version {VERSION}")
+        raise UserError(
+            f"checkpoint {p} has format version {data.get('version')}, "
+            f"this stgan reads version {VERSION}"
+        )
     data["path"] = str(p)
     return data
 
@@ -127,5 +134,7 @@ def load_state(module: torch.nn.Module, state: dict, what: str, path: str) -> No
         module.load_state_dict(state)
     except RuntimeError as e:
         first = str(e).split("\n")[1].strip() if "\n" in str(e) else str(e)
-        raise UserError(f"checkpoint {path} does not fit this {what} configuration ({first}); "
-                        "use the config the checkpoint was trained with") from None
+        raise UserError(
+            f"checkpoint {path} does not fit this {what} configuration ({first}); "
+            "use the config the checkpoint was trained with"
+        ) from None

@@ -54,8 +54,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.data:
             cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
         if checkpoint.list_checkpoints(run_dir):
-            raise UserError(f"run folder {run_dir} already holds checkpoints; pass --resume to "
-                            "continue it or choose another --out")
+            raise UserError(
+                f"run folder {run_dir} already holds checkpoints; pass --resume to "
+                "continue it or choose another --out"
+            )
     validate(cfg)
     device = resolve_device(cfg.train.device)
 
@@ -74,13 +76,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         trainer.load_checkpoint(ckpt)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(run_dir / "config.toml", to_toml(cfg).encode())
-    print(f"stgan train: preset {cfg.preset}, {len(train_set)} training images "
-          f"({cfg.data.dataset}), {cfg.model.img_size} px, G {count_parameters(G):,} / "
-          f"D {count_parameters(D):,} parameters, device {device}, run folder {run_dir}")
+    print(
+        f"stgan train: preset {cfg.preset}, {len(train_set)} training images "
+        f"({cfg.data.dataset}), {cfg.model.img_size} px, G {count_parameters(G):,} / "
+        f"D {count_parameters(D):,} parameters, device {device}, run folder {run_dir}"
+    )
 
     def bar(start: int, total: int):
-        return tqdm(total=total, initial=start, desc="train", unit="it", dynamic_ncols=True,
-                    disable=args.quiet)
+        return tqdm(
+            total=total,
+            initial=start,
+            desc="train",
+            unit="it",
+            dynamic_ncols=True,
+            disable=args.quiet,
+        )
 
     step = trainer.fit(train_set, run_dir, sample_batch, args.max_steps, args.max_minutes, bar)
     last = checkpoint.list_checkpoints(run_dir)[-1]
@@ -99,7 +109,8 @@ def _check_same_run(cfg, saved, path: str) -> None:
                 raise UserError(
                     f"checkpoint {path} was trained with {section}.{key}="
                     f"{getattr(a, key)!r}, this run asks for {getattr(b, key)!r}; resume with "
-                    "the run's own config or start a new --out")
+                    "the run's own config or start a new --out"
+                )
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,8 +125,10 @@ def _parse_assignments(items: list[str], what: str) -> dict[str, float]:
             except ValueError:
                 v = float("nan")
             if not sep or not name.strip() or not (-1.0 <= v <= 1.0):
-                raise UserError(f"malformed {what} {part!r}; expected Name=VALUE with VALUE 1 "
-                                "(on), 0 (off) or an intensity in [-1, 1]")
+                raise UserError(
+                    f"malformed {what} {part!r}; expected Name=VALUE with VALUE 1 "
+                    "(on), 0 (off) or an intensity in [-1, 1]"
+                )
             out[name.strip()] = v
     return out
 
@@ -148,11 +161,19 @@ def _source_labels(files: list[Path], names, args) -> np.ndarray:
     if label_path is None:
         folder = files[0].parent
         candidates = [folder, folder.parent]
-        label_path = next((c for c in candidates if (c / "list_attr_celeba.txt").is_file()
-                           or any(c.glob("*.csv"))), None)
+        label_path = next(
+            (
+                c
+                for c in candidates
+                if (c / "list_attr_celeba.txt").is_file() or any(c.glob("*.csv"))
+            ),
+            None,
+        )
         if label_path is None:
-            raise UserError("the source attributes of the images are needed: pass --source "
-                            "Name=1,Name=0,... or --labels FILE (CelebA list_attr or CSV)")
+            raise UserError(
+                "the source attributes of the images are needed: pass --source "
+                "Name=1,Name=0,... or --labels FILE (CelebA list_attr or CSV)"
+            )
     all_names, label_files, labels = read_labels(label_path)
     from stgan.attributes import check_names
 
@@ -189,8 +210,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     single = Path(args.image).is_file() and out.suffix.lower() == ".png"
     if not single and out.suffix:
-        raise UserError(f"--out {out} must be a folder when editing a folder of images, or end "
-                        "with .png for one image")
+        raise UserError(
+            f"--out {out} must be a folder when editing a folder of images, or end "
+            "with .png for one image"
+        )
     source = _source_labels(files, editor.attr_names, args)
     crop = args.crop or editor.crop
     images = _load_images(files, crop, editor.img_size)  # every input read before any output
@@ -202,8 +225,10 @@ def cmd_edit(args: argparse.Namespace) -> int:
             path = out if single else out / f"{f.stem}.png"
             write_png(path, _side_by_side(src, img) if args.side_by_side else img)
             written.append(path)
-    print(f"wrote {len(written)} edited image{'s' if len(written) != 1 else ''}"
-          f"{' to ' + str(out) if not single else ': ' + str(out)}")
+    print(
+        f"wrote {len(written)} edited image{'s' if len(written) != 1 else ''}"
+        f"{' to ' + str(out) if not single else ': ' + str(out)}"
+    )
     return 0
 
 
@@ -224,8 +249,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     images = _load_images(files, args.crop or editor.crop, editor.img_size)
     grid = editor.grid(images, source)
     write_png(args.out, grid)
-    print(f"wrote {args.out}: {len(files)} rows × (input, reconstruction, "
-          f"{len(editor.attr_names)} flips: {', '.join(editor.attr_names)})")
+    print(
+        f"wrote {args.out}: {len(files)} rows × (input, reconstruction, "
+        f"{len(editor.attr_names)} flips: {', '.join(editor.attr_names)})"
+    )
     return 0
 
 
@@ -238,8 +265,10 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
         raise UserError("--n must be ≥ 1 and --size in 16..1024")
     t0 = time.monotonic()
     write_celeba_layout(args.out, args.n, args.size, seed=args.seed, progress=not args.quiet)
-    print(f"wrote {args.n} synthetic faces at {args.size} px to {args.out} "
-          f"in {time.monotonic() - t0:.1f} s")
+    print(
+        f"wrote {args.n} synthetic faces at {args.size} px to {args.out} "
+        f"in {time.monotonic() - t0:.1f} s"
+    )
     return 0
 
 
@@ -271,54 +300,99 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"stgan {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train STGAN or an AttGAN variant",
-                       description="Train a generator and discriminator (reference §4). Writes "
-                       "config.toml, checkpoints/, samples/ and log.jsonl into the run folder.")
-    t.add_argument("--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; "
-                   "default: the paper's settings (celeba128)")
+    t = sub.add_parser(
+        "train",
+        help="train STGAN or an AttGAN variant",
+        description="Train a generator and discriminator (reference §4). Writes "
+        "config.toml, checkpoints/, samples/ and log.jsonl into the run folder.",
+    )
+    t.add_argument(
+        "--config",
+        help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; "
+        "default: the paper's settings (celeba128)",
+    )
     t.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
-    t.add_argument("--data", help="'synthetic' (default) or a folder in CelebA layout "
-                   "(list_attr_celeba.txt) or with images and a CSV of labels")
+    t.add_argument(
+        "--data",
+        help="'synthetic' (default) or a folder in CelebA layout "
+        "(list_attr_celeba.txt) or with images and a CSV of labels",
+    )
     t.add_argument("--out", help="run folder (default runs/<date-time>)")
     t.add_argument("--max-steps", type=int, help="stop after this many G iterations")
-    t.add_argument("--max-minutes", type=float, help="stop cleanly (final checkpoint and "
-                   "samples) once this many minutes of training have passed")
-    t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config field, e.g. --set train.batch_size=16 (repeatable)")
-    t.add_argument("--resume", action="store_true", help="continue the newest checkpoint of "
-                   "--out exactly (weights, optimisers, step, RNG)")
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop cleanly (final checkpoint and "
+        "samples) once this many minutes of training have passed",
+    )
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field, e.g. --set train.batch_size=16 (repeatable)",
+    )
+    t.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest checkpoint of --out exactly (weights, optimisers, step, RNG)",
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 
     def add_source(q):
-        q.add_argument("--source", action="append", metavar="NAME=0|1,...",
-                       help="source attributes of the image(s); unnamed ones count as 0")
-        q.add_argument("--labels", help="label file giving the source attributes by file name "
-                       "(CelebA list_attr_celeba.txt or CSV); default: one beside the images")
-        q.add_argument("--crop", choices=("celeba", "none", "center"),
-                       help="crop before resizing (default: as the training data)")
+        q.add_argument(
+            "--source",
+            action="append",
+            metavar="NAME=0|1,...",
+            help="source attributes of the image(s); unnamed ones count as 0",
+        )
+        q.add_argument(
+            "--labels",
+            help="label file giving the source attributes by file name "
+            "(CelebA list_attr_celeba.txt or CSV); default: one beside the images",
+        )
+        q.add_argument(
+            "--crop",
+            choices=("celeba", "none", "center"),
+            help="crop before resizing (default: as the training data)",
+        )
         q.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
 
-    e = sub.add_parser("edit", help="edit attributes of images",
-                       description="Edit the named attributes of one image or a folder; the "
-                       "others are kept (difference attribute vector, reference §1).")
+    e = sub.add_parser(
+        "edit",
+        help="edit attributes of images",
+        description="Edit the named attributes of one image or a folder; the "
+        "others are kept (difference attribute vector, reference §1).",
+    )
     e.add_argument("--checkpoint", required=True, help="run folder (newest checkpoint) or .pt")
     e.add_argument("--image", required=True, help="an image file or a folder of images")
-    e.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="attribute to change: 1 = on, 0 = off (at the paper's test strength), "
-                   "or an intensity in [-1, 1]; repeatable, e.g. --set Blond_Hair=1")
+    e.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="attribute to change: 1 = on, 0 = off (at the paper's test strength), "
+        "or an intensity in [-1, 1]; repeatable, e.g. --set Blond_Hair=1",
+    )
     e.add_argument("--out", required=True, help="output .png (one image) or folder")
     e.add_argument("--side-by-side", action="store_true", help="write input | edit pairs")
     e.add_argument("--batch-size", type=int, default=16, help=argparse.SUPPRESS)
     add_source(e)
     e.set_defaults(func=cmd_edit)
 
-    s = sub.add_parser("sample", help="paper-style grid: input, reconstruction, every flip",
-                       description="Write a grid with one row per image: input | "
-                       "reconstruction | each attribute flipped at the test strength.")
+    s = sub.add_parser(
+        "sample",
+        help="paper-style grid: input, reconstruction, every flip",
+        description="Write a grid with one row per image: input | "
+        "reconstruction | each attribute flipped at the test strength.",
+    )
     s.add_argument("--checkpoint", required=True, help="run folder (newest checkpoint) or .pt")
-    s.add_argument("--images", required=True, help="folder of images (a CelebA-layout or "
-                   "CSV folder gives the source labels itself)")
+    s.add_argument(
+        "--images",
+        required=True,
+        help="folder of images (a CelebA-layout or CSV folder gives the source labels itself)",
+    )
     s.add_argument("--out", required=True, help="output PNG")
     s.add_argument("--n", type=int, default=8, help="rows (images), default 8")
     add_source(s)
@@ -326,23 +400,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    ds = dsub.add_parser("synth", help="write synthetic faces in CelebA layout",
-                         description="Write N procedural faces (PNG) and list_attr_celeba.txt "
-                         "with the 13 STGAN attributes.")
+    ds = dsub.add_parser(
+        "synth",
+        help="write synthetic faces in CelebA layout",
+        description="Write N procedural faces (PNG) and list_attr_celeba.txt "
+        "with the 13 STGAN attributes.",
+    )
     ds.add_argument("--n", type=int, required=True, help="number of images")
     ds.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     ds.add_argument("--out", required=True, help="output folder")
     ds.add_argument("--seed", type=int, default=0, help="seed (same seed, same faces)")
     ds.add_argument("--quiet", action="store_true", help="no progress bar")
     ds.set_defaults(func=cmd_data_synth)
-    b = sub.add_parser("bench", help="measure training speed (ms per G iteration)",
-                       description="Time full training iterations (n_critic D steps + one G "
-                       "step) on random batches already on the device; prints a Markdown row "
-                       "for docs/benchmarks.md.")
+    b = sub.add_parser(
+        "bench",
+        help="measure training speed (ms per G iteration)",
+        description="Time full training iterations (n_critic D steps + one G "
+        "step) on random batches already on the device; prints a Markdown row "
+        "for docs/benchmarks.md.",
+    )
     b.add_argument("--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file")
     b.add_argument("--preset", choices=list(PRESETS), help="generator variant")
-    b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config field (repeatable)")
+    b.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field (repeatable)",
+    )
     b.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: config)")
     b.add_argument("--steps", type=int, default=10, help="timed iterations (default 10)")
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")

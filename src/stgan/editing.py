@@ -17,21 +17,33 @@ from stgan.imageio import make_grid, to_uint8
 
 
 @torch.no_grad()
-def reconstruct(G: nn.Module, x: Tensor, source01: Tensor, label: str,
-                thres_int: float = 0.5) -> Tensor:
+def reconstruct(
+    G: nn.Module, x: Tensor, source01: Tensor, label: str, thres_int: float = 0.5
+) -> Tensor:
     """``G(x, 0)`` for the difference code (or ``G(x, a_s)`` for the target code)."""
     return G(x, generator_code(source01, encode(source01, thres_int), label, thres_int))
 
 
 @torch.no_grad()
-def edit(G: nn.Module, x: Tensor, source01: Tensor, target_enc: Tensor, label: str,
-         thres_int: float = 0.5) -> Tensor:
+def edit(
+    G: nn.Module,
+    x: Tensor,
+    source01: Tensor,
+    target_enc: Tensor,
+    label: str,
+    thres_int: float = 0.5,
+) -> Tensor:
     """Edit images ``x`` (B, 3, H, W) from ``source01`` towards an encoded target (B, n)."""
     return G(x, generator_code(source01, target_enc, label, thres_int))
 
 
-def flip_target(source01: Tensor, names: Sequence[str], index: int, thres_int: float = 0.5,
-                test_int: float = 1.0) -> tuple[Tensor, Tensor]:
+def flip_target(
+    source01: Tensor,
+    names: Sequence[str],
+    index: int,
+    thres_int: float = 0.5,
+    test_int: float = 1.0,
+) -> tuple[Tensor, Tensor]:
     """0/1 target and encoded target for flipping attribute ``index`` (conflicts applied).
 
     The flipped attribute gets ``±test_int`` (att_diff ±1.5 with the defaults); attributes
@@ -44,8 +56,15 @@ def flip_target(source01: Tensor, names: Sequence[str], index: int, thres_int: f
 
 
 @torch.no_grad()
-def flip_all(G: nn.Module, x: Tensor, source01: Tensor, names: Sequence[str], label: str,
-             thres_int: float = 0.5, test_int: float = 1.0) -> list[Tensor]:
+def flip_all(
+    G: nn.Module,
+    x: Tensor,
+    source01: Tensor,
+    names: Sequence[str],
+    label: str,
+    thres_int: float = 0.5,
+    test_int: float = 1.0,
+) -> list[Tensor]:
     """One edited batch per attribute, each flipping that attribute for every image."""
     out = []
     for i in range(len(names)):
@@ -55,8 +74,15 @@ def flip_all(G: nn.Module, x: Tensor, source01: Tensor, names: Sequence[str], la
 
 
 @torch.no_grad()
-def sample_grid(G: nn.Module, x: Tensor, source01: Tensor, names: Sequence[str], label: str,
-                thres_int: float = 0.5, test_int: float = 1.0) -> np.ndarray:
+def sample_grid(
+    G: nn.Module,
+    x: Tensor,
+    source01: Tensor,
+    names: Sequence[str],
+    label: str,
+    thres_int: float = 0.5,
+    test_int: float = 1.0,
+) -> np.ndarray:
     """The paper-style grid: one row per image, input | reconstruction | each flip."""
     cols = [x, reconstruct(G, x, source01, label, thres_int)]
     cols += flip_all(G, x, source01, names, label, thres_int, test_int)

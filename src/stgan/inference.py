@@ -71,8 +71,9 @@ class Editor:
                 enc[:, names.index(n)] = float(v)
         return enc
 
-    def edit(self, images: np.ndarray, source01: np.ndarray,
-             changes: Mapping[str, float]) -> np.ndarray:
+    def edit(
+        self, images: np.ndarray, source01: np.ndarray, changes: Mapping[str, float]
+    ) -> np.ndarray:
         """Edit uint8 images (B, S, S, 3) with 0/1 source labels (B, n); returns uint8."""
         x = to_float(images).to(self.device)
         src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
@@ -84,5 +85,6 @@ class Editor:
         x = to_float(images).to(self.device)
         src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
         t = self.cfg.train
-        return sample_grid(self.G, x, src, self.attr_names, self.cfg.model.label,
-                           t.thres_int, t.test_int)
+        return sample_grid(
+            self.G, x, src, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int
+        )

@@ -125,8 +125,14 @@ class Trainer:
             total = min(total, max_steps)
         start = self.state.step
         cuda = self.device.type == "cuda"
-        batches = batch_stream(train_set, t.batch_size, t.seed, start=start * (t.n_critic + 1),
-                               num_workers=self.cfg.data.num_workers, pin_memory=cuda)
+        batches = batch_stream(
+            train_set,
+            t.batch_size,
+            t.seed,
+            start=start * (t.n_critic + 1),
+            num_workers=self.cfg.data.num_workers,
+            pin_memory=cuda,
+        )
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         log = ScalarLog(run_dir, start)
         bar = progress(start, total) if progress else None
@@ -144,8 +150,13 @@ class Trainer:
                     scalars = self._host({**d_logs, **g_logs})
                     log.write(done, {**scalars, "lr": lr, "epoch": done / iters_per_epoch})
                     if bar is not None:
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items()
-                                         if k in ("D/wdist", "D/gp", "G/att", "G/rec")})
+                        bar.set_postfix(
+                            {
+                                k: f"{v:.3g}"
+                                for k, v in scalars.items()
+                                if k in ("D/wdist", "D/gp", "G/att", "G/rec")
+                            }
+                        )
                 if bar is not None:
                     bar.update(1)
                 if done % t.sample_every == 0:
@@ -181,8 +192,9 @@ class Trainer:
         x, a = (v.to(self.device) for v in sample_batch)
         t = self.cfg.train
         self.G.eval()
-        grid = sample_grid(self.G, x, a, self.attr_names, self.cfg.model.label,
-                           t.thres_int, t.test_int)
+        grid = sample_grid(
+            self.G, x, a, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int
+        )
         self.G.train()
         path = Path(run_dir) / "samples" / f"step_{self.state.step:08d}.png"
         write_png(path, grid)
@@ -191,8 +203,15 @@ class Trainer:
     def save_checkpoint(self, run_dir: str | Path) -> Path:
         path = checkpoint.ckpt_path(run_dir, self.state.step)
         payload = checkpoint.make_payload(
-            self.state.step, self.cfg.to_dict(), self.attr_names, self.G, self.D,
-            self.opt_G, self.opt_D, checkpoint.rng_state())
+            self.state.step,
+            self.cfg.to_dict(),
+            self.attr_names,
+            self.G,
+            self.D,
+            self.opt_G,
+            self.opt_D,
+            checkpoint.rng_state(),
+        )
         checkpoint.save(path, payload)
         checkpoint.prune(run_dir, self.cfg.train.keep_ckpts)
         return path

@@ -37,13 +37,21 @@ class EpochOrderSampler:
             k += 1
 
 
-def batch_stream(dataset: Dataset, batch_size: int, seed: int, start: int = 0,
-                 num_workers: int = 0, pin_memory: bool = False) -> Iterator:
+def batch_stream(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    start: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> Iterator:
     """Iterator over ``(images, labels)`` batches from global batch index ``start`` on."""
     n = len(dataset)  # type: ignore[arg-type]
     if n < batch_size:
-        raise UserError(f"the training set has {n} images, fewer than train.batch_size="
-                        f"{batch_size}; lower train.batch_size or add images")
+        raise UserError(
+            f"the training set has {n} images, fewer than train.batch_size="
+            f"{batch_size}; lower train.batch_size or add images"
+        )
     loader = DataLoader(
         dataset,
         batch_sampler=EpochOrderSampler(n, batch_size, seed, start),  # type: ignore[arg-type]
