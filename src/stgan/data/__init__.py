@@ -1,0 +1,186 @@
+"""Datasets: real faces from a folder (CelebA layout or images + CSV) and synthetic faces.
+
+:func:`open_dataset` turns a :class:`~stgan.config.DataConfig` and a split name into a
+dataset whose items are ``(image, labels)``: a ``float32`` ``(3, S, S)`` image in [-1, 1]
+(reference §5 preprocessing, :mod:`stgan.data.transforms`) and ``float32`` ``(n,)`` 0/1
+labels of the configured attributes. Labels are always joined to images by file name,
+never by position (reference §8); :func:`read_labels` exposes the table for evaluation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from stgan.attributes import check_names
+from stgan.data import celeba, csvfolder
+from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache
+from stgan.data.celeba import LabelTable, split_indices
+from stgan.data.transforms import load_image, to_tensor
+from stgan.errors import UserError
+
+if TYPE_CHECKING:
+    from stgan.config import DataConfig
+    from stgan.data.synthetic import SyntheticDataset
+
+__all__ = ["FaceDataset", "open_dataset", "read_labels", "read_table"]
+
+
+class FaceDataset(Dataset):
+    """Face images of one split of a folder, with 0/1 labels of the chosen attributes.
+
+    Args:
+        image_dir: folder the file names are relative to.
+        files: image file names as written in the label file.
+        labels: ``(N, n)`` ``uint8`` 0/1, row ``i`` belongs to ``files[i]``.
+        attr_names: the ``n`` attribute names of the label columns.
+        crop: crop preset (:func:`stgan.data.transforms.crop_box`).
+        img_size: side of the square images.
+        cache: a ``.npy`` cache of exactly these files (:mod:`stgan.data.cache`), or None to
+            decode each image when it is read.
+    """
+
+    def __init__(
+        self,
+        image_dir: Path,
+        files: list[str],
+        labels: np.ndarray,
+        attr_names: tuple[str, ...],
+        crop: str,
+        img_size: int,
+        cache: Path | None = None,
+    ):
+        if labels.shape != (len(files), len(attr_names)):
+            raise ValueError(f"labels {labels.shape} do not match {len(files)} files")
+        self.image_dir = Path(image_dir)
+        self.files = list(files)
+        self.labels = np.ascontiguousarray(labels, dtype=np.uint8)
+        self.attr_names = tuple(attr_names)
+        self.crop = crop
+        self.img_size = img_size
+        self.cache = cache
+        self._images: np.ndarray | None = None  # memmap, opened lazily in each process
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_images"] = None  # never pickle the memmap's contents to worker processes
+        return state
+
+    def image_uint8(self, i: int) -> np.ndarray:
+        """Image ``i`` after crop and resize: ``uint8`` ``(S, S, 3)`` RGB."""
+        if self.cache is None:
+            return load_image(self.image_dir / self.files[i], self.crop, self.img_size)
+        if self._images is None:
+            self._images = open_cache(self.cache)
+        return np.array(self._images[i])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = to_tensor(self.image_uint8(i))  # (3, S, S) in [-1, 1]
+        y = torch.from_numpy(self.labels[i].astype(np.float32))  # (n,) 0/1
+        return x, y
+
+
+def _folder(dataset: str) -> Path:
+    folder = Path(dataset).expanduser()
+    if not folder.is_dir():
+        raise UserError(
+            f"dataset folder {dataset} does not exist; set data.dataset to a CelebA-layout "
+            "folder (list_attr_celeba.txt + images), a folder of images with a CSV, or synthetic"
+        )
+    return folder
+
+
+def read_table(folder: str | Path) -> LabelTable:
+    """The label table of a CelebA-layout folder, else of an images + CSV folder."""
+    folder = _folder(str(folder))
+    if celeba.is_celeba_folder(folder):
+        return celeba.read_celeba(folder)
+    return csvfolder.read_csv_folder(folder)
+
+
+def read_labels(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
+    """``(attribute names, file names, (N, n_all) uint8 0/1 labels)`` of a folder or file.
+
+    ``path`` is a folder of either layout, or a label file itself (``*.csv`` is read as a
+    CSV, anything else as a ``list_attr_celeba.txt``). Images are not opened or checked:
+    evaluation joins labels to its outputs by file name.
+    """
+    p = Path(path).expanduser()
+    if p.is_file():
+        parse = csvfolder.parse_csv if p.suffix.lower() == ".csv" else celeba.parse_attr_file
+        names, files, labels = parse(p)
+        return list(names), files, labels
+    t = read_table(p)
+    return list(t.names), list(t.files), t.labels
+
+
+def _synthetic(cfg: DataConfig, img_size: int, split: str, progress: bool) -> SyntheticDataset:
+    from stgan.data.synthetic import SyntheticDataset
+
+    n = cfg.synthetic_n
+    n_test = max(1, round(n * cfg.test_fraction))
+    indices = {
+        "train": range(0, n),
+        "test": range(n, n + n_test),
+        "val": range(n + n_test, n + 2 * n_test),
+        "all": range(0, n + 2 * n_test),
+    }[split]
+    return SyntheticDataset(img_size, indices, cfg.synthetic_seed, cfg.attrs, progress=progress)
+
+
+def open_dataset(
+    cfg: DataConfig, img_size: int, split: str, progress: bool = True
+) -> FaceDataset | SyntheticDataset:
+    """Open split ``split`` (train, val, test or all) of the data that ``cfg`` describes.
+
+    ``cfg.dataset`` is ``"synthetic"`` or a folder: CelebA layout if it holds
+    ``list_attr_celeba.txt``, else images with a CSV. ``cfg.crop``, ``cfg.test_fraction``,
+    ``cfg.cache`` and ``cfg.cache_dir`` apply to folders; the split rule is
+    :func:`stgan.data.celeba.split_indices`.
+
+    Raises:
+        UserError: missing folder or label file, malformed labels, missing images, unknown
+            attribute names, an image the crop does not fit, or an empty split.
+    """
+    if split not in celeba.SPLITS:
+        raise UserError(f"unknown split {split!r}; valid: {', '.join(celeba.SPLITS)}")
+    if cfg.dataset == "synthetic":
+        return _synthetic(cfg, img_size, split, progress)
+    folder = _folder(cfg.dataset)
+    table = read_table(folder)
+    dirs = celeba.IMAGE_DIRS if celeba.is_celeba_folder(folder) else csvfolder.IMAGE_DIRS
+    image_dir = celeba.find_image_dir(folder, table.files, dirs)
+    check_names(cfg.attrs, table.names, where=str(table.path))
+    if len(set(cfg.attrs)) != len(cfg.attrs):
+        raise UserError(f"data.attrs repeats a name ({', '.join(cfg.attrs)}); list each once")
+    celeba.check_images(image_dir, table.files, table.path)
+    rows = split_indices(len(table.files), split, cfg.test_fraction, table.partition)
+    if len(rows) == 0:
+        raise UserError(
+            f"split {split!r} of {folder} is empty ({len(table.files)} images, "
+            f"data.test_fraction={cfg.test_fraction}); add images or change the split"
+        )
+    cols = [table.names.index(a) for a in cfg.attrs]
+    files = [table.files[r] for r in rows]
+    labels = table.labels[np.ix_(rows, cols)]
+    load_image(image_dir / files[0], cfg.crop, img_size)  # fail early if the crop does not fit
+    cache = None
+    if cfg.cache:
+        cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else folder / DEFAULT_DIR
+        cache, _ = ensure_cache(
+            image_dir,
+            files,
+            cfg.crop,
+            img_size,
+            cache_dir,
+            f"{folder.resolve().name}-{split}",
+            progress=progress,
+        )
+    return FaceDataset(image_dir, files, labels, tuple(cfg.attrs), cfg.crop, img_size, cache)

@@ -1,0 +1,163 @@
+"""Decode once: a ``uint8`` memory-mapped array of the cropped, resized images of a split.
+
+Decoding JPEGs is the input bottleneck on a fast GPU. With ``data.cache`` on, the images of
+a split are decoded once (crop and bicubic resize as in :mod:`stgan.data.transforms`) into
+``<name>-<crop>-<size>.npy`` (shape ``(N, S, S, 3)``, ``uint8``, opened with
+``np.load(..., mmap_mode="r")``) next to a small JSON index holding the file list and a key.
+The key hashes the file names, their sizes and modification times, the crop and the size;
+any change rebuilds the cache. Building uses a progress bar and a process pool and writes
+atomically (temporary file, then :func:`os.replace`), so an interrupted build never leaves a
+cache that looks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from functools import partial
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from stgan.data.transforms import load_image
+from stgan.errors import UserError
+
+CACHE_VERSION = 1  # bump when the decoding changes, so that old caches are rebuilt
+DEFAULT_DIR = ".stgan-cache"  # under the dataset folder
+
+
+def cache_key(image_dir: Path, files: Sequence[str], crop: str, img_size: int) -> str:
+    """SHA-256 of the file names, their sizes and mtimes, the crop and the size."""
+    h = hashlib.sha256(json.dumps([CACHE_VERSION, crop, img_size]).encode())
+    for f in files:
+        try:
+            st = os.stat(image_dir / f)
+        except OSError:
+            raise UserError(
+                f"image {image_dir / f} does not exist; restore it or remove its label row"
+            ) from None
+        h.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_paths(cache_dir: Path, name: str, crop: str, img_size: int) -> tuple[Path, Path]:
+    """``(array .npy, index .json)`` of a cache."""
+    stem = f"{name}-{crop}-{img_size}"
+    return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+
+
+def _valid(npy: Path, index: Path, key: str, shape: tuple[int, ...]) -> bool:
+    try:
+        meta = json.loads(index.read_text(encoding="utf-8"))
+        arr = np.load(npy, mmap_mode="r")
+    except (OSError, ValueError):
+        return False
+    return meta.get("key") == key and arr.shape == shape and arr.dtype == np.uint8
+
+
+def _workers(n: int, workers: int | None) -> int:
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover (macOS, Windows)
+            workers = os.cpu_count() or 1
+    return 0 if workers <= 1 or n < 64 else min(workers, n)
+
+
+def build(
+    image_dir: Path,
+    files: Sequence[str],
+    crop: str,
+    img_size: int,
+    npy: Path,
+    progress: bool = True,
+    workers: int | None = None,
+) -> None:
+    """Decode ``files`` into ``npy`` (written atomically). ``workers`` None = all cores."""
+    shape = (len(files), img_size, img_size, 3)
+    tmp = npy.with_name(f".{npy.name}.tmp{os.getpid()}")
+    npy.parent.mkdir(parents=True, exist_ok=True)
+    decode = partial(load_image, crop=crop, size=img_size)
+    paths = [str(image_dir / f) for f in files]
+    n_proc = _workers(len(files), workers)
+    bar = tqdm(total=len(files), desc=f"caching {npy.stem}", unit="img", disable=not progress)
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        if n_proc:
+            with get_context().Pool(n_proc) as pool:
+                for i, img in enumerate(pool.imap(decode, paths, chunksize=32)):
+                    out[i] = img
+                    bar.update()
+        else:
+            for i, p in enumerate(paths):
+                out[i] = decode(p)
+                bar.update()
+        out.flush()
+        del out
+        os.replace(tmp, npy)
+    finally:
+        bar.close()
+        tmp.unlink(missing_ok=True)
+
+
+def ensure_cache(
+    image_dir: Path,
+    files: Sequence[str],
+    crop: str,
+    img_size: int,
+    cache_dir: Path,
+    name: str,
+    progress: bool = True,
+    workers: int | None = None,
+) -> tuple[Path, bool]:
+    """Return the path of an up-to-date cache of ``files``, building it if needed.
+
+    Args:
+        image_dir: folder the file names are relative to.
+        files: image file names, in dataset order (row ``i`` of the cache is ``files[i]``).
+        crop: crop preset.
+        img_size: output side.
+        cache_dir: folder of the cache files (created if needed).
+        name: cache name, e.g. ``"<dataset folder>-<split>"``.
+        progress: show a progress bar while building.
+        workers: decoding processes; None = all available cores, 0 or 1 = in this process.
+
+    Returns:
+        ``(path of the .npy, whether it was (re)built now)``.
+    """
+    cache_dir = Path(cache_dir)
+    npy, index = cache_paths(cache_dir, name, crop, img_size)
+    key = cache_key(image_dir, files, crop, img_size)
+    shape = (len(files), img_size, img_size, 3)
+    if _valid(npy, index, key, shape):
+        return npy, False
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        index.unlink(missing_ok=True)  # the array below is no longer described by it
+        build(image_dir, files, crop, img_size, npy, progress, workers)
+        meta = {
+            "version": CACHE_VERSION,
+            "key": key,
+            "crop": crop,
+            "img_size": img_size,
+            "image_dir": str(image_dir),
+            "files": list(files),
+        }
+        tmp = index.with_name(f".{index.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(tmp, index)
+    except PermissionError as e:
+        raise UserError(
+            f"cannot write the image cache in {cache_dir} ({e.strerror}); set data.cache_dir "
+            "to a writable folder"
+        ) from None
+    return npy, True
+
+
+def open_cache(npy: Path) -> np.ndarray:
+    """The cached images ``(N, S, S, 3)`` ``uint8``, memory-mapped read-only."""
+    return np.load(npy, mmap_mode="r")

@@ -1,0 +1,155 @@
+"""open_dataset: dispatch on data.dataset, splits, attributes, crop and cache options."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stgan.attributes import CELEBA_ATTRS
+from stgan.config import DataConfig
+from stgan.data import FaceDataset, open_dataset, read_labels
+from stgan.errors import UserError
+
+ATTRS = ("Bald", "Male", "Young")
+
+
+def celeba_folder(tmp_path, n=12, sub="img_align_celeba"):
+    """A CelebA-layout folder with all 40 attributes; Male = row parity, Young = row < 6."""
+    (tmp_path / sub).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    lines = [str(n), " ".join(CELEBA_ATTRS)]
+    files = []
+    for i in range(n):
+        f = f"{i + 1:06d}.jpg"
+        files.append(f)
+        arr = rng.integers(0, 256, (44, 36, 3), dtype=np.uint8)
+        Image.fromarray(arr).save(tmp_path / sub / f)
+        vals = [-1] * 40
+        vals[CELEBA_ATTRS.index("Male")] = 1 if i % 2 else -1
+        vals[CELEBA_ATTRS.index("Young")] = 1 if i < 6 else -1
+        lines.append(f + " " + " ".join(f"{v:2d}" for v in vals))
+    (tmp_path / "list_attr_celeba.txt").write_text("\r\n".join(lines) + "\r\n")
+    return files
+
+
+def csv_folder(tmp_path, n=5):
+    rows = ["name,Smiling,Hat"]
+    for i in range(n):
+        Image.new("RGB", (20, 20), (i * 40, 0, 0)).save(tmp_path / f"p{i}.png")
+        rows.append(f"p{i}.png,{1 if i % 2 else -1},{1 if i == 0 else -1}")
+    (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
+
+
+def test_celeba_folder_items_and_splits(tmp_path):
+    files = celeba_folder(tmp_path)
+    cfg = DataConfig(dataset=str(tmp_path), attrs=ATTRS, test_fraction=0.25)
+    train = open_dataset(cfg, 16, "train", progress=False)
+    val, test = (open_dataset(cfg, 16, s, progress=False) for s in ("val", "test"))
+    assert isinstance(train, FaceDataset) and train.attr_names == ATTRS
+    assert (len(train), len(val), len(test)) == (8, 1, 3)
+    assert train.files + val.files + test.files == files
+    assert test.labels.dtype == np.uint8 and test.labels.shape == (3, 3)
+    assert test.labels[:, 1].tolist() == [1, 0, 1]  # Male of rows 9..11 (parity)
+    x, y = train[3]
+    assert x.shape == (3, 16, 16) and x.dtype == torch.float32
+    assert -1.0 <= x.min() < x.max() <= 1.0
+    assert y.dtype == torch.float32 and y.tolist() == [0.0, 1.0, 1.0]
+    assert train.image_uint8(3).shape == (16, 16, 3)
+    assert len(open_dataset(cfg, 16, "all", progress=False)) == 12
+
+
+def test_csv_folder_dispatch(tmp_path):
+    csv_folder(tmp_path)
+    cfg = DataConfig(dataset=str(tmp_path), attrs=("Hat", "Smiling"), crop="none")
+    ds = open_dataset(cfg, 8, "all", progress=False)
+    assert ds.files == [f"p{i}.png" for i in range(5)]
+    assert ds.labels.tolist() == [[1, 0], [0, 1], [0, 0], [0, 1], [0, 0]]
+    assert ds[2][0].shape == (3, 8, 8)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(UserError, match="does not exist"):
+        open_dataset(DataConfig(dataset=str(tmp_path / "nope")), 16, "train")
+    celeba_folder(tmp_path)
+    cfg = DataConfig(dataset=str(tmp_path), attrs=("Bald", "Smiley"))
+    with pytest.raises(UserError, match="unknown attribute Smiley.*valid names: 5_o_Clock"):
+        open_dataset(cfg, 16, "train")
+    with pytest.raises(UserError, match="repeats a name"):
+        open_dataset(DataConfig(dataset=str(tmp_path), attrs=("Male", "Male")), 16, "train")
+    cfg = DataConfig(dataset=str(tmp_path), crop="none")
+    with pytest.raises(UserError, match="000001.jpg is 36x44, not square"):
+        open_dataset(cfg, 16, "train")
+    with pytest.raises(UserError, match="unknown split"):
+        open_dataset(DataConfig(dataset=str(tmp_path)), 16, "training")
+    (tmp_path / "img_align_celeba" / "000007.jpg").unlink()
+    with pytest.raises(UserError, match="image 000007.jpg listed in"):
+        open_dataset(DataConfig(dataset=str(tmp_path)), 16, "test")
+
+
+def test_empty_split_is_an_error(tmp_path):
+    celeba_folder(tmp_path, n=2, sub="images")
+    with pytest.raises(UserError, match="split 'train' .* is empty"):
+        open_dataset(DataConfig(dataset=str(tmp_path)), 16, "train")
+
+
+def test_cache_option(tmp_path):
+    celeba_folder(tmp_path)
+    plain = open_dataset(DataConfig(dataset=str(tmp_path)), 16, "test", progress=False)
+    cfg = DataConfig(dataset=str(tmp_path), cache=True)
+    cached = open_dataset(cfg, 16, "test", progress=False)
+    assert cached.cache is not None and cached.cache.parent == tmp_path / ".stgan-cache"
+    assert all(plain[i][0].equal(cached[i][0]) for i in range(len(plain)))
+    other = tmp_path / "elsewhere"
+    ds = open_dataset(
+        DataConfig(dataset=str(tmp_path), cache=True, cache_dir=str(other)), 16, "val"
+    )
+    assert ds.cache.parent == other and ds.cache.is_file()
+
+
+def test_read_labels_both_layouts(tmp_path):
+    files = celeba_folder(tmp_path / "c")
+    names, got_files, labels = read_labels(tmp_path / "c")
+    assert names == list(CELEBA_ATTRS) and got_files == files and labels.shape == (12, 40)
+    assert labels[:, CELEBA_ATTRS.index("Young")].tolist() == [1] * 6 + [0] * 6
+    (tmp_path / "s").mkdir()
+    csv_folder(tmp_path / "s")
+    names, got_files, labels = read_labels(tmp_path / "s")
+    assert names == ["Smiling", "Hat"] and labels[0].tolist() == [0, 1]
+    # a label file itself
+    assert read_labels(tmp_path / "s" / "mine.csv")[1] == [f"p{i}.png" for i in range(5)]
+    assert read_labels(tmp_path / "c" / "list_attr_celeba.txt")[1] == files
+    with pytest.raises(UserError, match="does not exist"):
+        read_labels(tmp_path / "nowhere")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("stgan.data.synthetic") is None, reason="synthetic.py not yet written"
+)
+def test_synthetic_splits():
+    cfg = DataConfig(dataset="synthetic", synthetic_n=40, test_fraction=0.1, attrs=ATTRS)
+    train, test, val, all_ = (
+        open_dataset(cfg, 16, s, progress=False) for s in ("train", "test", "val", "all")
+    )
+    assert (len(train), len(test), len(val), len(all_)) == (40, 4, 4, 48)
+    assert tuple(train.attr_names) == ATTRS
+    x, y = test[0]
+    assert x.shape == (3, 16, 16) and y.shape == (3,)
+    # test is the first n_test after train, val the next: items match the "all" set
+    assert test[0][0].equal(all_[40][0]) and val[0][0].equal(all_[44][0])
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("stgan.data.synthetic") is None, reason="synthetic.py not yet written"
+)
+def test_synthetic_written_as_celeba_layout_reads_back_identically(tmp_path):
+    from stgan.data.synthetic import SyntheticDataset, write_celeba_layout
+
+    write_celeba_layout(tmp_path, n=6, size=16, seed=0, progress=False, workers=0)
+    ds = open_dataset(DataConfig(dataset=str(tmp_path), crop="none"), 16, "all", progress=False)
+    mem = SyntheticDataset(16, range(6), seed=0, progress=False)
+    assert ds.files == mem.files
+    np.testing.assert_array_equal(ds.labels, mem.labels)
+    for i in range(6):
+        np.testing.assert_array_equal(ds.image_uint8(i), mem.image_uint8(i))
