@@ -68,17 +68,26 @@ def make_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, pad_value: int
     return out
 
 
-def to_uint8(x) -> np.ndarray:
-    """Tensor (B, 3, H, W) or (3, H, W) in [-1, 1] → uint8 (B, H, W, 3) or (H, W, 3)."""
-    import torch
-
-    x = ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return x.movedim(-3, -1).cpu().numpy()
+def to_uint8(images) -> np.ndarray:
+    """Float CHW or NCHW tensor in [-1, 1] → uint8 HWC or NHWC (clamped, rounded half to even)."""
+    if images.ndim not in (3, 4) or images.shape[-3] != 3:
+        raise ValueError(f"expected (3, H, W) or (N, 3, H, W), got {tuple(images.shape)}")
+    x = images.detach().float().cpu().numpy()
+    x = np.rint((x + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(x, -3, -1))  # (..., H, W, 3)
 
 
 def to_float(images: np.ndarray):
-    """uint8 (B, H, W, 3) or (H, W, 3) → float32 tensor (B, 3, H, W) or (3, H, W) in [-1, 1]."""
+    """uint8 HWC or NHWC images → float32 CHW or NCHW tensor in [-1, 1] (``x / 127.5 - 1``).
+
+    The arithmetic runs in NumPy, single-threaded: per-image torch ops would start torch's
+    thread pool in a data-loading process for a few microseconds of work.
+    """
     import torch
 
-    t = torch.from_numpy(np.ascontiguousarray(images)).movedim(-1, -3).float()
-    return t / 127.5 - 1.0
+    if images.ndim not in (3, 4) or images.shape[-1] != 3:
+        raise ValueError(f"expected (H, W, 3) or (N, H, W, 3) uint8, got {images.shape}")
+    x = np.ascontiguousarray(np.moveaxis(images, -1, -3), dtype=np.float32)  # (..., 3, H, W)
+    x /= 127.5
+    x -= 1.0
+    return torch.from_numpy(x)

@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from stgan.data.transforms import crop_box, load_image, to_tensor, to_uint8
+from stgan.data.transforms import crop_box, load_image
 from stgan.errors import UserError
+from stgan.imageio import to_float, to_uint8
 
 
 def _noise(w, h, seed=0):
@@ -89,21 +90,21 @@ def test_load_image_truncated_jpeg_is_an_error(tmp_path):
         load_image(p, "none", 16)
 
 
-def test_to_tensor_scales_and_moves_channels():
+def test_to_float_scales_and_moves_channels():
     img = np.zeros((2, 4, 5, 3), np.uint8)
     img[0, 1, 2] = (0, 255, 51)
-    t = to_tensor(img)
+    t = to_float(img)
     assert t.shape == (2, 3, 4, 5) and t.dtype == torch.float32
     assert t[0, :, 1, 2].tolist() == pytest.approx([-1.0, 1.0, 51 / 127.5 - 1])
-    assert to_tensor(img[0]).shape == (3, 4, 5)
+    assert to_float(img[0]).shape == (3, 4, 5)
     with pytest.raises(ValueError):
-        to_tensor(np.zeros((4, 4), np.uint8))
+        to_float(np.zeros((4, 4), np.uint8))
 
 
 def test_to_uint8_round_trip_and_clamp():
     vals = np.arange(256, dtype=np.uint8)
     img = np.stack([vals, vals[::-1], vals], -1).reshape(16, 16, 3)
-    np.testing.assert_array_equal(to_uint8(to_tensor(img)), img)
+    np.testing.assert_array_equal(to_uint8(to_float(img)), img)
     t = torch.tensor([[[[1.7]], [[-3.0]], [[0.0]]]])  # (1, 3, 1, 1)
     assert to_uint8(t).reshape(-1).tolist() == [255, 0, 128]  # 127.5 rounds half to even
 

@@ -20,8 +20,9 @@ from stgan.attributes import check_names
 from stgan.data import celeba, csvfolder
 from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache
 from stgan.data.celeba import LabelTable, split_indices
-from stgan.data.transforms import load_image, to_tensor
+from stgan.data.transforms import load_image
 from stgan.errors import UserError
+from stgan.imageio import to_float
 
 if TYPE_CHECKING:
     from stgan.config import DataConfig
@@ -82,7 +83,7 @@ class FaceDataset(Dataset):
         return np.array(self._images[i])
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = to_tensor(self.image_uint8(i))  # (3, S, S) in [-1, 1]
+        x = to_float(self.image_uint8(i))  # (3, S, S) in [-1, 1]
         y = torch.from_numpy(self.labels[i].astype(np.float32))  # (n,) 0/1
         return x, y
 

@@ -38,8 +38,8 @@ from stgan.data.synth_render import (
     sample_labels,
     sample_nuisance,
 )
-from stgan.data.transforms import to_tensor
 from stgan.errors import UserError
+from stgan.imageio import to_float
 
 __all__ = ["SyntheticFaces", "SyntheticDataset", "write_celeba_layout"]
 
@@ -163,7 +163,7 @@ class SyntheticDataset(Dataset):
         return self.images[i]
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = to_tensor(self.images[i])  # (3, S, S) in [-1, 1]
+        x = to_float(self.images[i])  # (3, S, S) in [-1, 1]
         y = torch.from_numpy(self.labels[i].astype(np.float32))  # (n,) 0/1
         return x, y
 

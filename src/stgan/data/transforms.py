@@ -20,7 +20,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
 
 from stgan.errors import UserError
@@ -108,26 +107,3 @@ def load_image(path: str | Path, crop: str, size: int) -> np.ndarray:
         return np.array(rgb, dtype=np.uint8)
     out = rgb.resize((size, size), resample=Image.Resampling.BICUBIC, box=box)
     return np.array(out, dtype=np.uint8)  # (size, size, 3), writable
-
-
-def to_tensor(images: np.ndarray) -> torch.Tensor:
-    """``uint8`` HWC or NHWC images → ``float32`` CHW or NCHW in [-1, 1] (``x / 127.5 - 1``).
-
-    The arithmetic runs in NumPy, single-threaded: per-image torch ops would start torch's
-    thread pool in the loading process for a few microseconds of work.
-    """
-    if images.ndim not in (3, 4) or images.shape[-1] != 3:
-        raise ValueError(f"expected (H, W, 3) or (N, H, W, 3) uint8, got {images.shape}")
-    x = np.ascontiguousarray(np.moveaxis(images, -1, -3), dtype=np.float32)  # (..., 3, H, W)
-    x /= 127.5
-    x -= 1.0
-    return torch.from_numpy(x)
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """``float`` CHW or NCHW in [-1, 1] → ``uint8`` HWC or NHWC (clamped, rounded half to even)."""
-    if images.ndim not in (3, 4) or images.shape[-3] != 3:
-        raise ValueError(f"expected (3, H, W) or (N, 3, H, W), got {tuple(images.shape)}")
-    x = images.detach().to("cpu", torch.float32).numpy()
-    x = np.rint((x + 1.0) * 127.5).clip(0, 255).astype(np.uint8)
-    return np.ascontiguousarray(np.moveaxis(x, -3, -1))  # (..., H, W, 3)
