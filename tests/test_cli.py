@@ -242,3 +242,36 @@ def test_help_explains_every_command(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
         assert "--" in capsys.readouterr().out
+
+
+def test_edit_with_source_attributes_from_a_judge(run, tmp_path):
+    """--classifier predicts each image's source attributes; the edit then flips from them."""
+    import torch
+
+    from stgan.attributes import DEFAULT_ATTRS
+    from stgan.judge import build_classifier, save_judge
+
+    out, faces = run
+    torch.manual_seed(0)
+    judge = tmp_path / "judge.pt"
+    save_judge(judge, build_classifier(13, 32), DEFAULT_ATTRS, 32, "none")
+    dst = tmp_path / "edited"
+    assert (
+        main(
+            [
+                "edit",
+                "--checkpoint",
+                str(out),
+                "--image",
+                str(faces),
+                "--classifier",
+                str(judge),
+                "--set",
+                "Mustache=1",
+                "--out",
+                str(dst),
+            ]
+        )
+        == 0
+    )
+    assert len(list(dst.glob("*.png"))) == 3

@@ -146,37 +146,37 @@ def _list_images(path: Path) -> list[Path]:
     raise UserError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {path}")
 
 
-def _source_labels(files: list[Path], names, args) -> np.ndarray:
-    """0/1 source attributes (len(files), n) from --source, --labels or the image folder."""
+def _source_labels(files: list[Path], names, args, images: np.ndarray) -> np.ndarray:
+    """0/1 source attributes (len(files), n) from --source, --classifier, --labels or a label
+    file beside the images (joined by file name)."""
+    from stgan.attributes import check_names
     from stgan.data import read_labels
 
     if getattr(args, "source", None):
         src = _parse_assignments(args.source, "--source")
-        from stgan.attributes import check_names
-
         check_names(list(src), names, "--source")
         row = np.array([1.0 if src.get(n, 0.0) > 0 else 0.0 for n in names], dtype=np.float32)
         return np.tile(row, (len(files), 1))
+    if getattr(args, "classifier", None):
+        from stgan.judge import Judge
+
+        judge = Judge.from_file(args.classifier)
+        cols = judge.columns(names)
+        return judge.predict(images)[:, cols].astype(np.float32)
     label_path = getattr(args, "labels", None)
     if label_path is None:
         folder = files[0].parent
-        candidates = [folder, folder.parent]
         label_path = next(
-            (
-                c
-                for c in candidates
-                if (c / "list_attr_celeba.txt").is_file() or any(c.glob("*.csv"))
-            ),
+            (c for c in (folder, folder.parent)
+             if (c / "list_attr_celeba.txt").is_file() or any(c.glob("*.csv"))),
             None,
-        )
+        )  # fmt: skip
         if label_path is None:
             raise UserError(
                 "the source attributes of the images are needed: pass --source "
-                "Name=1,Name=0,... or --labels FILE (CelebA list_attr or CSV)"
+                "Name=1,Name=0,..., --labels FILE (CelebA list_attr or CSV) or --classifier C"
             )
     all_names, label_files, labels = read_labels(label_path)
-    from stgan.attributes import check_names
-
     check_names(names, all_names, f"the labels of {label_path}")
     index = {f: i for i, f in enumerate(label_files)}
     cols = [all_names.index(n) for n in names]
@@ -214,9 +214,9 @@ def cmd_edit(args: argparse.Namespace) -> int:
             f"--out {out} must be a folder when editing a folder of images, or end "
             "with .png for one image"
         )
-    source = _source_labels(files, editor.attr_names, args)
     crop = args.crop or editor.crop
     images = _load_images(files, crop, editor.img_size)  # every input read before any output
+    source = _source_labels(files, editor.attr_names, args, images)
     written = []
     for start in range(0, len(files), args.batch_size):
         end = start + args.batch_size
@@ -245,8 +245,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     editor = Editor.from_checkpoint(args.checkpoint, resolve_device(args.device))
     files = _list_images(Path(args.images))[: args.n]
-    source = _source_labels(files, editor.attr_names, args)
     images = _load_images(files, args.crop or editor.crop, editor.img_size)
+    source = _source_labels(files, editor.attr_names, args, images)
     grid = editor.grid(images, source)
     write_png(args.out, grid)
     print(
@@ -348,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
             help="source attributes of the image(s); unnamed ones count as 0",
         )
         q.add_argument(
+            "--classifier",
+            help="judge file from `stgan train-classifier`: predict each image's source "
+            "attributes with it",
+        )
+        q.add_argument(
             "--labels",
             help="label file giving the source attributes by file name "
             "(CelebA list_attr_celeba.txt or CSV); default: one beside the images",
@@ -432,6 +437,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=10, help="timed iterations (default 10)")
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.set_defaults(func=cmd_bench)
+
+    from stgan.cli_eval import add_parsers
+
+    add_parsers(sub)  # train-classifier, eval, study
     return p
 
 
