@@ -85,3 +85,51 @@ def train_speed(
         t.batch_size * (t.n_critic + 1) / dt,
         peak,
     )
+
+
+@dataclass(frozen=True)
+class InputSpeed:
+    dataset: str
+    img_size: int
+    path: str  # "jpeg" (decode + crop + resize per item) or "cache" (uint8 memmap)
+    images: int
+    images_per_s: float
+
+    def row(self) -> str:
+        return (
+            f"| {self.dataset} | {self.img_size} | {self.path} | {self.images} | "
+            f"{self.images_per_s:,.0f} |"
+        )
+
+
+INPUT_HEADER = "| data | px | path | images read | images / s |\n|---|---|---|---|---|"
+
+
+def input_speed(
+    data_cfg, img_size: int, n: int = 2000, batch_size: int = 32, num_workers: int = 2
+) -> list[InputSpeed]:
+    """Images/s delivered by a DataLoader (``num_workers`` processes) for the direct path
+    (decode, crop, resize every item) and for the decoded cache (built first, not timed)."""
+    from dataclasses import replace
+
+    from torch.utils.data import DataLoader, Subset
+
+    from stgan.data import open_dataset
+
+    out = []
+    for cached in (False, True):
+        cfg = replace(data_cfg, cache=cached)
+        ds = open_dataset(cfg, img_size, "train", progress=False)
+        sub = Subset(ds, range(min(n, len(ds))))
+        loader = DataLoader(
+            sub, batch_size=batch_size, num_workers=num_workers, persistent_workers=False
+        )
+        t0 = time.perf_counter()
+        count = sum(x.shape[0] for x, _ in loader)
+        dt = time.perf_counter() - t0
+        out.append(
+            InputSpeed(
+                str(data_cfg.dataset), img_size, "cache" if cached else "jpeg", count, count / dt
+            )
+        )
+    return out

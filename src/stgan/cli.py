@@ -282,6 +282,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from stgan.runtime import resolve_device, seed_everything
 
     cfg = load(args.config, args.preset, args.set)
+    if args.data:
+        from stgan.bench import INPUT_HEADER, input_speed
+
+        cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
+        rows = input_speed(
+            cfg.data, cfg.model.img_size, args.images, cfg.train.batch_size, cfg.data.num_workers
+        )
+        print(INPUT_HEADER)
+        print("\n".join(r.row() for r in rows))
+        return 0
     device = resolve_device(args.device or cfg.train.device)
     seed_everything(cfg.train.seed)
     torch.backends.cudnn.benchmark = True
@@ -434,6 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config field (repeatable)",
     )
     b.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: config)")
+    b.add_argument(
+        "--data",
+        help="measure input throughput of this data folder instead: "
+        "JPEG decoding vs the decoded cache (built first, untimed)",
+    )
+    b.add_argument("--images", type=int, default=2000, help="images read per path (--data)")
     b.add_argument("--steps", type=int, default=10, help="timed iterations (default 10)")
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.set_defaults(func=cmd_bench)
