@@ -71,3 +71,34 @@ def test_file_roundtrip_and_errors(tmp_path):
         C.load(str(tmp_path / "missing.toml"))
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.train.lr = 1.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("size", [64, 128, 256, 384])
+def test_image_sizes_of_the_paper_build_and_run(size):
+    """384 px (the paper's HQ model) is not a power of two: 12x12 bottleneck."""
+    import torch
+
+    from stgan.models import build_discriminator, build_generator
+
+    cfg = C.load(
+        overrides=[
+            f"model.img_size={size}",
+            "model.enc_dim=2",
+            "model.dec_dim=2",
+            "model.dis_dim=2",
+            "model.dis_fc_dim=4",
+        ]
+    )
+    G, D = build_generator(cfg.model, 13), build_discriminator(cfg.model, 13)
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    with torch.no_grad():
+        feats = G.encode(x)
+        y = G(x, torch.zeros(1, 13))
+        adv, att = D(y)
+    assert [f.shape[-1] for f in feats] == [size // 2**i for i in range(1, 6)]
+    assert y.shape == x.shape and adv.shape == (1,) and att.shape == (1, 13)
+
+
+def test_sizes_that_do_not_divide_are_refused():
+    with pytest.raises(UserError, match="multiple of 2\\*\\*model.enc_layers"):
+        C.load(overrides=["model.img_size=100"])

@@ -32,7 +32,7 @@ else:  # pragma: no cover
 class ModelConfig:
     """Generator and discriminator shapes (reference §2, §3) and the variant switches."""
 
-    img_size: int = 128  # square image side; a power of two ≥ 2**enc_layers
+    img_size: int = 128  # square image side; a multiple of 2**enc_layers (64, 128, 256, 384)
     enc_dim: int = 64  # channels of the first encoder layer, doubled per layer
     dec_dim: int = 64  # decoder hidden layer i has min(dec_dim * 2**(dec_layers-1-i), 1024) ch.
     dis_dim: int = 64  # channels of the first discriminator layer
@@ -261,18 +261,18 @@ def from_dict(data: dict[str, Any]) -> Config:
 def validate(cfg: Config) -> None:
     """Cross-field checks; raise UserError naming the field."""
     m, t = cfg.model, cfg.train
-    if m.img_size < 2**m.enc_layers or m.img_size & (m.img_size - 1):
+    if m.img_size < 2**m.enc_layers or m.img_size % 2**m.enc_layers:
         raise UserError(
-            f"model.img_size={m.img_size} must be a power of two ≥ 2**model.enc_layers "
-            f"({2**m.enc_layers})"
+            f"model.img_size={m.img_size} must be a multiple of 2**model.enc_layers "
+            f"({2**m.enc_layers}), e.g. 64, 128, 256 or 384"
         )
-    if m.img_size != 2**m.dec_layers * (m.img_size >> m.enc_layers) or m.dec_layers != m.enc_layers:
+    if m.dec_layers != m.enc_layers:
         raise UserError("model.dec_layers must equal model.enc_layers")
     if not 0 <= m.shortcut_layers < m.dec_layers:
         raise UserError(f"model.shortcut_layers must be in 0..{m.dec_layers - 1}")
     if not 0 <= m.inject_layers < m.dec_layers:
         raise UserError(f"model.inject_layers must be in 0..{m.dec_layers - 1}")
-    if m.dis_layers < 1 or m.img_size < 2 ** (m.dis_layers + 1):
+    if m.dis_layers < 1 or m.img_size < 2 ** (m.dis_layers + 1) or m.img_size % 2**m.dis_layers:
         # InstanceNorm over a 1x1 map would erase the trunk's output
         raise UserError(
             f"model.dis_layers={m.dis_layers} needs model.img_size ≥ {2 ** (m.dis_layers + 1)} "
