@@ -1,0 +1,138 @@
+"""Figures of the evaluation reports: per-attribute accuracy bars (the paper's Fig. 4 style),
+the preservation-error heatmap and the reconstruction-vs-editing trade-off scatter (§4.2).
+
+matplotlib is an optional dependency (``pip install stgan[plots]``): it is imported lazily
+with the non-interactive Agg backend, and each function returns False without it, so a
+report is still written (without figures) where matplotlib is missing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from stgan.imageio import atomic_write_bytes
+
+
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend, or None if matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    return plt
+
+
+def _save(fig, path: str | Path, dpi: int) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def accuracy_bars(
+    path: str | Path,
+    names: Sequence[str],
+    series: Mapping[str, Sequence[float]],
+    title: str = "Attribute generation accuracy",
+    dpi: int = 100,
+) -> bool:
+    """Grouped bars: one group per attribute, one bar per series (e.g. per variant), in %.
+
+    Args:
+        path: output PNG.
+        names: attribute names (x axis).
+        series: label → accuracies in [0, 1], one per attribute.
+        title: figure title.
+        dpi: resolution.
+
+    Returns:
+        False when matplotlib is unavailable (nothing written).
+    """
+    plt = _pyplot()
+    if plt is None:
+        return False
+    k = max(len(series), 1)
+    width = 0.8 / k
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 0.5 * len(names) * max(1.0, k / 2.5))), 3.6))
+    for j, (label, values) in enumerate(series.items()):
+        v = 100.0 * np.asarray(values, dtype=np.float64)
+        ax.bar(x - 0.4 + width * (j + 0.5), v, width, label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels([n.replace("_", " ") for n in names], rotation=40, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _save(fig, path, dpi)
+    plt.close(fig)
+    return True
+
+
+def preservation_heatmap(
+    path: str | Path,
+    matrix: np.ndarray,
+    names: Sequence[str],
+    title: str = "Attribute preservation error",
+    dpi: int = 100,
+) -> bool:
+    """Heatmap of an (n, n) preservation matrix: row = edited attribute, column = the
+    attribute whose prediction changed (in %); the NaN diagonal is left blank."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    m = 100.0 * np.asarray(matrix, dtype=np.float64)
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(0.45 * n + 2.5, 0.45 * n + 1.5))
+    im = ax.imshow(
+        np.ma.masked_invalid(m),
+        cmap="viridis",
+        vmin=0.0,
+        vmax=max(1.0, float(np.nanmax(m)) if np.isfinite(m).any() else 1.0),
+    )
+    labels = [s.replace("_", " ") for s in names]
+    ax.set_xticks(range(n))
+    ax.set_xticklabels(labels, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("attribute whose prediction changed")
+    ax.set_ylabel("edited attribute")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="%")
+    _save(fig, path, dpi)
+    plt.close(fig)
+    return True
+
+
+def tradeoff_scatter(
+    path: str | Path,
+    points: Mapping[str, tuple[float, float]],
+    xlabel: str = "reconstruction PSNR (dB)",
+    ylabel: str = "mean attribute accuracy (%)",
+    title: str = "Reconstruction vs. editing",
+    dpi: int = 100,
+) -> bool:
+    """One labelled point per variant: (x, y) with y given in [0, 1] and drawn in %."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    fig, ax = plt.subplots(figsize=(5.0, 3.8))
+    for label, (x, y) in points.items():
+        ax.scatter([x], [100.0 * y], s=40)
+        ax.annotate(label, (x, 100.0 * y), textcoords="offset points", xytext=(5, 4), fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.margins(0.2)
+    _save(fig, path, dpi)
+    plt.close(fig)
+    return True

@@ -1,0 +1,203 @@
+"""``stgan eval`` end to end (reference §6) on a tiny generator trained a few steps."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from stgan import metrics
+from stgan.judge import Judge, build_classifier, save_judge
+
+TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
+        "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=48"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: tiny convolutions are slower with two on a busy 2-core box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def run_cli(argv: list[str]) -> int:
+    from stgan.cli import main
+
+    return main(argv)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A tiny STGAN trained 2 steps on synthetic faces, and an (untrained) 13-attribute judge."""
+    root = tmp_path_factory.mktemp("eval")
+    torch.set_num_threads(1)
+    sets = [a for s in TINY for a in ("--set", s)]
+    assert run_cli(["train", "--config", "tiny", "--out", str(root / "g"), "--max-steps", "2",
+                    "--quiet", *sets]) == 0  # fmt: skip
+    from stgan.inference import Editor
+
+    names = Editor.from_checkpoint(root / "g").attr_names
+    torch.manual_seed(0)
+    save_judge(root / "judge.pt", build_classifier(len(names), 32), names, 32, "none")
+    return root
+
+
+def strip_run(m: dict) -> dict:
+    return {k: v for k, v in m.items() if k != "run"}
+
+
+def test_eval_end_to_end(run, tmp_path):
+    from stgan.data import open_dataset
+    from stgan.editing import edit, flip_target, reconstruct
+    from stgan.imageio import to_float, to_uint8
+    from stgan.inference import Editor
+
+    out = tmp_path / "report"
+    argv = ["eval", "--checkpoint", str(run / "g"), "--classifier", str(run / "judge.pt"),
+            "--out", str(out), "--limit", "5", "--strength", "0.5", "--batch-size", "2",
+            "--device", "cpu", "--quiet"]  # fmt: skip
+    assert run_cli(argv) == 0
+    for f in ("metrics.json", "report.md", "accuracy.png", "preservation.png"):
+        assert (out / f).stat().st_size > 100, f
+    m = json.loads((out / "metrics.json").read_text())
+    names = m["attr_names"]
+    assert m["n_images"] == 5 and len(names) == 13 and m["run"]["step"] == 2
+    assert [s["strength"] for s in m["strengths"]] == [1.0, 0.5]
+    assert [s["att_diff"] for s in m["strengths"]] == [1.5, 1.0]
+    main = m["strengths"][0]
+    assert set(main["accuracy"]) == set(names)
+    pres = np.array(main["preservation"]["matrix"], dtype=float)  # None (diagonal) → nan
+    assert pres.shape == (13, 13) and np.isnan(np.diag(pres)).all()
+    report = (out / "report.md").read_text()
+    assert "| **mean** |" in report and "accuracy @ 0.5" in report and "GT edit PSNR" in report
+
+    # the same numbers, recomputed here image by image
+    editor = Editor.from_checkpoint(run / "g")
+    judge = Judge.from_file(run / "judge.pt")
+    test = open_dataset(editor.cfg.data, 32, "test", progress=False)
+    x_u8 = np.stack([test.image_uint8(i) for i in range(5)])
+    x, src = to_float(x_u8), torch.from_numpy(test.labels[:5]).float()
+    rec = to_uint8(reconstruct(editor.G, x, src, "diff"))
+    assert m["reconstruction"]["psnr"] == pytest.approx(metrics.psnr(x_u8, rec).mean(), 1e-9)
+    assert m["reconstruction"]["ssim"] == pytest.approx(metrics.ssim(x_u8, rec).mean(), 1e-9)
+    i = names.index("Eyeglasses")
+    for entry in m["strengths"]:
+        tgt01, tgt = flip_target(src, names, i, 0.5, entry["strength"])
+        out_u8 = to_uint8(edit(editor.G, x, src, tgt, "diff"))
+        hit = judge.predict(out_u8)[:, i] == tgt01[:, i].numpy()
+        assert entry["accuracy"]["Eyeglasses"] == pytest.approx(hit.mean())
+        if entry["strength"] == 1.0:
+            truth = np.stack([test.counterfactual(k, tgt01[k].numpy()) for k in range(5)])
+            gt = m["ground_truth"]
+            assert gt["edit_psnr"]["per_attr"]["Eyeglasses"] == pytest.approx(
+                metrics.psnr(out_u8, truth).mean(), 1e-9)  # fmt: skip
+            assert gt["identity_psnr"]["per_attr"]["Eyeglasses"] == pytest.approx(
+                metrics.psnr(x_u8, truth).mean(), 1e-9)  # fmt: skip
+    assert m["summary"]["gt_edit_psnr"] == gt["edit_psnr"]["mean"]
+
+
+def test_eval_is_deterministic_and_batch_size_free(run):
+    from stgan.evaluate import evaluate_checkpoint
+
+    judge = Judge.from_file(run / "judge.pt")
+    a = evaluate_checkpoint(run / "g", judge, limit=4, batch_size=4, progress=False)
+    b = evaluate_checkpoint(run / "g", judge, limit=4, batch_size=3, progress=False)
+    assert strip_run(a) == strip_run(b)
+
+
+def write_partition(folder, test_every: int = 3) -> None:
+    files = sorted(p.name for p in (folder / "img_align_celeba").iterdir())
+    rows = [f"{f} {2 if k % test_every == 0 else 0}" for k, f in enumerate(files)]
+    (folder / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
+
+
+def test_labels_are_joined_by_file_name(run, tmp_path):
+    """Shuffling the rows of the label file changes the images' order, not the metrics."""
+    from stgan.data import open_dataset
+    from stgan.data.synthetic import write_celeba_layout
+    from stgan.evaluate import evaluate_checkpoint
+    from stgan.inference import Editor
+
+    folder = tmp_path / "faces"
+    write_celeba_layout(folder, 24, 32, seed=7, progress=False)
+    write_partition(folder)
+    judge = Judge.from_file(run / "judge.pt")
+    a = evaluate_checkpoint(run / "g", judge, data=str(folder), progress=False)
+    label_file = folder / "list_attr_celeba.txt"
+    lines = label_file.read_text().splitlines()
+    rows = lines[2:]
+    random.Random(0).shuffle(rows)
+    label_file.write_text("\n".join(lines[:2] + rows) + "\n")
+    cfg = Editor.from_checkpoint(run / "g").cfg
+    from dataclasses import replace
+
+    test = open_dataset(replace(cfg.data, dataset=str(folder), crop="none"), 32, "test",
+                        progress=False)  # fmt: skip
+    assert test.files != sorted(test.files)  # the test images now come in another order
+    b = evaluate_checkpoint(run / "g", judge, data=str(folder), progress=False)
+    assert a["n_images"] == b["n_images"] == 8 and "ground_truth" not in a
+    assert a["reconstruction"] == pytest.approx(b["reconstruction"], rel=1e-12)  # sum order
+    assert a["judge_on_real"] == b["judge_on_real"]
+    sa, sb = a["strengths"][0], b["strengths"][0]
+    assert sa["accuracy"] == sb["accuracy"]
+    assert sa["preservation"]["matrix"] == sb["preservation"]["matrix"]
+
+
+def test_bad_inputs_are_user_errors(run, tmp_path):
+    base = ["eval", "--checkpoint", str(run / "g"), "--out", str(tmp_path / "r"), "--quiet",
+            "--device", "cpu", "--limit", "2"]  # fmt: skip
+    save_judge(tmp_path / "small.pt", build_classifier(2, 32), ("Bald", "Male"), 32, "none")
+    assert run_cli([*base, "--classifier", str(tmp_path / "small.pt")]) == 2  # misses names
+    assert run_cli([*base, "--classifier", str(run / "g")]) == 2  # a run folder, not a judge
+    assert run_cli([*base, "--strength", "0"]) == 2
+    assert run_cli([*base[:-1], "0"]) == 2
+    assert not (tmp_path / "r" / "metrics.json").exists()
+    assert run_cli(base) == 0  # no classifier: reconstruction and ground truth only
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert "accuracy" not in m["strengths"][0] and m["ground_truth"]["edit_psnr"]["mean"] > 0
+
+
+class ChannelStats(torch.nn.Module):
+    """A stand-in for the Inception network: per-channel mean and std as 6-d features."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1)  # (B, 6)
+
+
+def test_fid_with_a_local_torchscript_network(run, tmp_path):
+    import warnings
+
+    from stgan.fid import InceptionFeatures, fid_from_features
+    from stgan.imageio import to_uint8
+
+    net = tmp_path / "net.pt"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.jit.script(ChannelStats()).save(str(net))
+    out = tmp_path / "r"
+    argv = ["eval", "--checkpoint", str(run / "g"), "--out", str(out), "--limit", "3",
+            "--inception", str(net), "--device", "cpu", "--quiet"]  # fmt: skip
+    assert run_cli(argv) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["summary"]["fid"] == m["fid"]["edited_vs_real"] > 0
+    assert "FID of the edited images" in (out / "report.md").read_text()
+
+    # recomputed: 3 real images against their 13 x 3 edits
+    from stgan.data import open_dataset
+    from stgan.editing import flip_all
+    from stgan.imageio import to_float
+    from stgan.inference import Editor
+
+    editor = Editor.from_checkpoint(run / "g")
+    test = open_dataset(editor.cfg.data, 32, "test", progress=False)
+    x_u8 = np.stack([test.image_uint8(i) for i in range(3)])
+    edits = flip_all(editor.G, to_float(x_u8), torch.from_numpy(test.labels[:3]).float(),
+                     editor.attr_names, "diff")  # fmt: skip
+    feats = InceptionFeatures(net)
+    fake = feats(np.concatenate([to_uint8(e) for e in edits]))
+    assert m["fid"]["edited_vs_real"] == pytest.approx(fid_from_features(fake, feats(x_u8)))

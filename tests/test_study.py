@@ -1,0 +1,71 @@
+"""``stgan study``: variants trained for one budget, evaluated, tabulated; resumable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from stgan.errors import UserError
+
+TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
+        "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=40"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread: tiny convolutions are slower with two on a busy 2-core box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def run_cli(argv: list[str]) -> int:
+    from stgan.cli import main
+
+    return main(argv)
+
+
+def test_study_two_variants_then_resume(tmp_path, capsys):
+    from stgan.study import run_study
+
+    out = tmp_path / "study"
+    sets = [a for s in TINY for a in ("--set", s)]
+    argv = ["study", "--out", str(out), "--variants", "attgan-ed", "stgan", "--max-steps", "2",
+            "--judge-epochs", "1", "--limit", "3", "--device", "cpu", "--quiet", *sets]  # fmt: skip
+    assert run_cli(argv) == 0
+    assert "| attgan-ed |" in capsys.readouterr().out
+    study = json.loads((out / "study.json").read_text())
+    v = study["variants"]
+    assert list(v) == ["attgan-ed", "stgan"]
+    assert v["attgan-ed"]["steps"] == v["stgan"]["steps"] == 2
+    assert v["attgan-ed"]["G_params"] < v["stgan"]["G_params"]  # no skips vs 4 STUs
+    for r in v.values():
+        assert r["n_images"] == 3 and r["psnr"] > 0 and 0 <= r["accuracy_mean"] <= 1
+        assert r["gt_edit_psnr"] > 0 and set(r["accuracy"]) == set(study["attr_names"])
+    assert study["classifier"].endswith("judge/classifier.pt")
+    md = (out / "study.md").read_text()
+    assert "| stgan |" in md and "GT edit PSNR" in md
+    assert (out / "study_scatter.png").stat().st_size > 1000
+    assert (out / "stgan" / "eval" / "report.md").is_file()
+
+    ckpt = out / "stgan" / "checkpoints" / "step_00000002.pt"
+    mtime = ckpt.stat().st_mtime_ns
+    messages: list[str] = []
+    again = run_study(out, "tiny", "synthetic", ["attgan-ed", "stgan"], max_steps=2,
+                      overrides=TINY, limit=3, progress=False, log=messages.append)  # fmt: skip
+    assert sum("already done" in m for m in messages) == 2
+    assert any("judge trained earlier" in m for m in messages)
+    assert ckpt.stat().st_mtime_ns == mtime  # nothing retrained
+    assert again["variants"] == study["variants"]
+
+
+def test_study_rejects_bad_budgets(tmp_path):
+    from stgan.study import run_study
+
+    with pytest.raises(UserError, match="max-steps"):
+        run_study(tmp_path, max_steps=0, overrides=TINY, progress=False)
+    with pytest.raises(UserError, match="at least one variant"):
+        run_study(tmp_path, variants=[], max_steps=1, overrides=TINY, progress=False)
