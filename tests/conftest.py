@@ -7,7 +7,9 @@ import torch
 
 from stgan.config import load
 
-torch.set_num_threads(2)
+# One thread: the tiny test models gain nothing from two, and two threads are ~10x slower
+# when anything else shares the 2 cores (OpenMP regions wait for a descheduled thread).
+torch.set_num_threads(1)
 
 
 class TinyFaces(torch.utils.data.Dataset):
