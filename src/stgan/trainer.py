@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from stgan import checkpoint, losses
 from stgan.attributes import encode, generator_code, permute_targets
 from stgan.config import Config
-from stgan.data.stream import batch_stream
+from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
 from stgan.imageio import write_png
 from stgan.scalars import ScalarLog
@@ -178,7 +178,7 @@ class Trainer:
 
     def _to_device(self, batch) -> tuple[Tensor, Tensor]:
         x, a = batch
-        return x.to(self.device, non_blocking=True), a.to(self.device, non_blocking=True)
+        return to_model_input(x, self.device), a.to(self.device, non_blocking=True)
 
     @staticmethod
     def _host(scalars: dict[str, Tensor]) -> dict[str, float]:

@@ -74,6 +74,15 @@ class FaceDataset(Dataset):
         state["_images"] = None  # never pickle the memmap's contents to worker processes
         return state
 
+    def uint8_array(self) -> np.ndarray | None:
+        """All images as one ``uint8`` ``(N, S, S, 3)`` array (the memory-mapped cache), or
+        None without a cache. Lets the batch stream slice whole batches without decoding."""
+        if self.cache is None:
+            return None
+        if self._images is None:
+            self._images = open_cache(self.cache)
+        return self._images
+
     def image_uint8(self, i: int) -> np.ndarray:
         """Image ``i`` after crop and resize: ``uint8`` ``(S, S, 3)`` RGB."""
         if self.cache is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -37,6 +38,17 @@ class EpochOrderSampler:
             k += 1
 
 
+def _array_batches(images, labels, sampler: EpochOrderSampler) -> Iterator:
+    """Batches sliced from an in-memory or memory-mapped uint8 array: no per-item work, and
+    uint8 pixels (4x less than float32) until the trainer converts them on its device."""
+    for idx in sampler:
+        order = np.asarray(idx)
+        yield (
+            torch.from_numpy(np.ascontiguousarray(images[order])),
+            torch.from_numpy(labels[order].astype(np.float32)),
+        )
+
+
 def batch_stream(
     dataset: Dataset,
     batch_size: int,
@@ -45,13 +57,22 @@ def batch_stream(
     num_workers: int = 0,
     pin_memory: bool = False,
 ) -> Iterator:
-    """Iterator over ``(images, labels)`` batches from global batch index ``start`` on."""
+    """Iterator over ``(images, labels)`` batches from global batch index ``start`` on.
+
+    Images are float32 (B, 3, S, S) in [-1, 1] from a DataLoader, or, when the dataset holds
+    all its images in one uint8 array (synthetic faces, the decoded cache) and no worker
+    processes are asked for, uint8 (B, S, S, 3) slices of it (see :func:`to_model_input`).
+    """
     n = len(dataset)  # type: ignore[arg-type]
     if n < batch_size:
         raise UserError(
             f"the training set has {n} images, fewer than train.batch_size="
             f"{batch_size}; lower train.batch_size or add images"
         )
+    array = getattr(dataset, "uint8_array", lambda: None)()
+    if array is not None and num_workers == 0:
+        sampler = EpochOrderSampler(n, batch_size, seed, start)
+        return _array_batches(array, dataset.labels, sampler)  # type: ignore[attr-defined]
     loader = DataLoader(
         dataset,
         batch_sampler=EpochOrderSampler(n, batch_size, seed, start),  # type: ignore[arg-type]
@@ -62,3 +83,15 @@ def batch_stream(
         generator=torch.Generator(),  # keeps the global RNG untouched (exact resume)
     )
     return iter(loader)
+
+
+def to_model_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A batch from :func:`batch_stream` as float32 (B, 3, S, S) in [-1, 1] on ``device``.
+
+    uint8 (B, S, S, 3) batches travel as uint8 and are converted on the device with the
+    same float32 arithmetic as :func:`stgan.imageio.to_float` (``x / 127.5 - 1``).
+    """
+    if x.dtype == torch.uint8:
+        x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
+        return x.div_(127.5).sub_(1.0).contiguous()
+    return x.to(device, non_blocking=True)

@@ -162,6 +162,10 @@ class SyntheticDataset(Dataset):
         """Image ``i`` as ``uint8`` ``(S, S, 3)`` RGB."""
         return self.images[i]
 
+    def uint8_array(self) -> np.ndarray:
+        """All images, ``uint8`` ``(N, S, S, 3)``: the batch stream slices whole batches."""
+        return self.images
+
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = to_float(self.images[i])  # (3, S, S) in [-1, 1]
         y = torch.from_numpy(self.labels[i].astype(np.float32))  # (n,) 0/1
