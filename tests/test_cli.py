@@ -46,6 +46,7 @@ def run(tmp_path_factory):
 def test_train_and_resume_write_the_run_folder(run):
     out, _ = run
     assert (out / "config.toml").is_file() and (out / "log.jsonl").is_file()
+    assert Image.open(out / "losses.png").size[0] > 300  # loss curves of the run
     assert checkpoint.load(out)["step"] == 4
     grids = sorted((out / "samples").glob("step_*.png"))
     assert grids[-1].name == "step_00000004.png"
@@ -275,3 +276,11 @@ def test_edit_with_source_attributes_from_a_judge(run, tmp_path):
         == 0
     )
     assert len(list(dst.glob("*.png"))) == 3
+
+
+def test_plot_command(run, tmp_path, capsys):
+    out, _ = run
+    (out / "losses.png").unlink()
+    assert main(["plot", str(out)]) == 0 and (out / "losses.png").is_file()
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "no log.jsonl" in capsys.readouterr().err

@@ -94,7 +94,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     step = trainer.fit(train_set, run_dir, sample_batch, args.max_steps, args.max_minutes, bar)
     last = checkpoint.list_checkpoints(run_dir)[-1]
-    print(f"stopped at step {step}; checkpoint {last}; samples in {run_dir / 'samples'}")
+    plotted = _plot_losses(run_dir)
+    print(
+        f"stopped at step {step}; checkpoint {last}; samples in {run_dir / 'samples'}"
+        + (f"; loss curves {run_dir / 'losses.png'}" if plotted else "")
+    )
+    return 0
+
+
+def _plot_losses(run_dir: Path) -> bool:
+    from stgan.plots import loss_curves
+    from stgan.scalars import read_log
+
+    log = run_dir / "log.jsonl"
+    return log.is_file() and loss_curves(run_dir / "losses.png", read_log(log))
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run)
+    if not (run_dir / "log.jsonl").is_file():
+        raise UserError(f"{run_dir} has no log.jsonl; pass the folder of a `stgan train` run")
+    if not _plot_losses(run_dir):
+        raise UserError("plotting needs matplotlib: pip install matplotlib (or stgan[plots])")
+    print(f"wrote {run_dir / 'losses.png'}")
     return 0
 
 
@@ -453,6 +475,15 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=int, default=10, help="timed iterations (default 10)")
     b.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
     b.set_defaults(func=cmd_bench)
+
+    pl = sub.add_parser(
+        "plot",
+        help="loss curves of a run (losses.png)",
+        description="Plot the scalars of RUN/log.jsonl into RUN/losses.png (also written at "
+        "the end of every `stgan train`); works while the run is training.",
+    )
+    pl.add_argument("run", help="run folder")
+    pl.set_defaults(func=cmd_plot)
 
     from stgan.cli_eval import add_parsers
 

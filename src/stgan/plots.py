@@ -136,3 +136,38 @@ def tradeoff_scatter(
     _save(fig, path, dpi)
     plt.close(fig)
     return True
+
+
+#: The training scalars shown by :func:`loss_curves`, one panel each (keys of ``log.jsonl``).
+LOSS_PANELS = (
+    ("D/wdist", "Wasserstein estimate E D(x) − E D(ŷ)"),
+    ("D/gp", "gradient penalty"),
+    ("D/att", "D attribute BCE (real)"),
+    ("G/adv", "G adversarial −E D(ŷ)"),
+    ("G/att", "G attribute BCE (edited)"),
+    ("G/rec", "reconstruction L1"),
+)
+
+
+def loss_curves(path: str | Path, rows: Sequence[Mapping[str, float]], dpi: int = 100) -> bool:
+    """Six panels of the training scalars of a run (rows of ``log.jsonl``) against the step."""
+    plt = _pyplot()
+    if plt is None or not rows:
+        return False
+    steps = np.array([r["step"] for r in rows], dtype=float)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
+    for ax, (key, title) in zip(axes.ravel(), LOSS_PANELS, strict=True):
+        y = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=float)
+        ax.plot(steps, y, lw=0.8, alpha=0.35, color="C0")
+        if len(y) >= 10:  # a moving average over ~5% of the run shows the trend
+            k = max(2, len(y) // 20)
+            smooth = np.convolve(np.nan_to_num(y), np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1 :], smooth, lw=1.6, color="C0")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("G iteration")
+    fig.tight_layout()
+    _save(fig, path, dpi)
+    plt.close(fig)
+    return True
