@@ -10,25 +10,11 @@ import pytest
 import torch
 
 from stgan import metrics
+from stgan.cli import main
 from stgan.judge import Judge, build_classifier, save_judge
 
 TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
         "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=48"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions are slower with two on a busy 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def run_cli(argv: list[str]) -> int:
-    from stgan.cli import main
-
-    return main(argv)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +23,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     torch.set_num_threads(1)
     sets = [a for s in TINY for a in ("--set", s)]
-    assert run_cli(["train", "--config", "tiny", "--out", str(root / "g"), "--max-steps", "2",
+    assert main(["train", "--config", "tiny", "--out", str(root / "g"), "--max-steps", "2",
                     "--quiet", *sets]) == 0  # fmt: skip
     from stgan.inference import Editor
 
@@ -61,7 +47,7 @@ def test_eval_end_to_end(run, tmp_path):
     argv = ["eval", "--checkpoint", str(run / "g"), "--classifier", str(run / "judge.pt"),
             "--out", str(out), "--limit", "5", "--strength", "0.5", "--batch-size", "2",
             "--device", "cpu", "--quiet"]  # fmt: skip
-    assert run_cli(argv) == 0
+    assert main(argv) == 0
     for f in ("metrics.json", "report.md", "accuracy.png", "preservation.png"):
         assert (out / f).stat().st_size > 100, f
     m = json.loads((out / "metrics.json").read_text())
@@ -69,9 +55,9 @@ def test_eval_end_to_end(run, tmp_path):
     assert m["n_images"] == 5 and len(names) == 13 and m["run"]["step"] == 2
     assert [s["strength"] for s in m["strengths"]] == [1.0, 0.5]
     assert [s["att_diff"] for s in m["strengths"]] == [1.5, 1.0]
-    main = m["strengths"][0]
-    assert set(main["accuracy"]) == set(names)
-    pres = np.array(main["preservation"]["matrix"], dtype=float)  # None (diagonal) → nan
+    first = m["strengths"][0]
+    assert set(first["accuracy"]) == set(names)
+    pres = np.array(first["preservation"]["matrix"], dtype=float)  # None (diagonal) → nan
     assert pres.shape == (13, 13) and np.isnan(np.diag(pres)).all()
     report = (out / "report.md").read_text()
     assert "| **mean** |" in report and "accuracy @ 0.5" in report and "GT edit PSNR" in report
@@ -152,12 +138,12 @@ def test_bad_inputs_are_user_errors(run, tmp_path):
     base = ["eval", "--checkpoint", str(run / "g"), "--out", str(tmp_path / "r"), "--quiet",
             "--device", "cpu", "--limit", "2"]  # fmt: skip
     save_judge(tmp_path / "small.pt", build_classifier(2, 32), ("Bald", "Male"), 32, "none")
-    assert run_cli([*base, "--classifier", str(tmp_path / "small.pt")]) == 2  # misses names
-    assert run_cli([*base, "--classifier", str(run / "g")]) == 2  # a run folder, not a judge
-    assert run_cli([*base, "--strength", "0"]) == 2
-    assert run_cli([*base[:-1], "0"]) == 2
+    assert main([*base, "--classifier", str(tmp_path / "small.pt")]) == 2  # misses names
+    assert main([*base, "--classifier", str(run / "g")]) == 2  # a run folder, not a judge
+    assert main([*base, "--strength", "0"]) == 2
+    assert main([*base[:-1], "0"]) == 2
     assert not (tmp_path / "r" / "metrics.json").exists()
-    assert run_cli(base) == 0  # no classifier: reconstruction and ground truth only
+    assert main(base) == 0  # no classifier: reconstruction and ground truth only
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert "accuracy" not in m["strengths"][0] and m["ground_truth"]["edit_psnr"]["mean"] > 0
 
@@ -182,7 +168,7 @@ def test_fid_with_a_local_torchscript_network(run, tmp_path):
     out = tmp_path / "r"
     argv = ["eval", "--checkpoint", str(run / "g"), "--out", str(out), "--limit", "3",
             "--inception", str(net), "--device", "cpu", "--quiet"]  # fmt: skip
-    assert run_cli(argv) == 0
+    assert main(argv) == 0
     m = json.loads((out / "metrics.json").read_text())
     assert m["summary"]["fid"] == m["fid"]["edited_vs_real"] > 0
     assert "FID of the edited images" in (out / "report.md").read_text()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from stgan.cli import main
 from stgan.errors import UserError
 from stgan.judge import (
     FORMAT,
@@ -20,21 +21,6 @@ from stgan.judge import (
 )
 
 NAMES = ("Bald", "Bangs", "Black_Hair")
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions are slower with two on a busy 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def run_cli(argv: list[str]) -> int:
-    from stgan.cli import main
-
-    return main(argv)
 
 
 class Bright(torch.utils.data.Dataset):
@@ -131,7 +117,7 @@ def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     argv = ["train-classifier", "--data", "synthetic", "--out", str(out), "--img-size", "32",
             "--epochs", "1", "--set", "data.synthetic_n=96", "--device", "cpu", "--quiet",
             "--attrs", "Male,Eyeglasses", "Bangs"]  # fmt: skip
-    assert run_cli(argv) == 0
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "| Eyeglasses |" in printed and "majority baseline" in printed
     metrics = json.loads((out / "metrics.json").read_text())
@@ -140,5 +126,5 @@ def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     judge = Judge.from_file(out)  # the folder works as well as the file
     assert judge.attr_names == ("Male", "Eyeglasses", "Bangs") and judge.crop == "none"
     assert judge.info["metrics"]["accuracy_mean"] == metrics["accuracy_mean"]
-    assert run_cli(argv) == 2  # refuses to overwrite
-    assert run_cli([*argv[:-3], "--attrs", "Nope", "--overwrite"]) == 2
+    assert main(argv) == 2  # refuses to overwrite
+    assert main([*argv[:-3], "--attrs", "Nope", "--overwrite"]) == 2

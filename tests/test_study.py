@@ -5,27 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
+from stgan.cli import main
 from stgan.errors import UserError
 
 TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
         "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=40"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny convolutions are slower with two on a busy 2-core box."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def run_cli(argv: list[str]) -> int:
-    from stgan.cli import main
-
-    return main(argv)
 
 
 def test_study_two_variants_then_resume(tmp_path, capsys):
@@ -35,7 +20,7 @@ def test_study_two_variants_then_resume(tmp_path, capsys):
     sets = [a for s in TINY for a in ("--set", s)]
     argv = ["study", "--out", str(out), "--variants", "attgan-ed", "stgan", "--max-steps", "2",
             "--judge-epochs", "1", "--limit", "3", "--device", "cpu", "--quiet", *sets]  # fmt: skip
-    assert run_cli(argv) == 0
+    assert main(argv) == 0
     assert "| attgan-ed |" in capsys.readouterr().out
     study = json.loads((out / "study.json").read_text())
     v = study["variants"]
