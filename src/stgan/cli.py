@@ -324,6 +324,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# options shared by several commands
+def add_config_args(p: argparse.ArgumentParser, default_note: str, preset: bool = True) -> None:
+    """--config, --preset and --set, the three ways to choose a configuration."""
+    p.add_argument(
+        "--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; {default_note}"
+    )
+    if preset:
+        p.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config field, e.g. --set train.batch_size=16 (repeatable)",
+    )
+
+
+def add_device_arg(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    p.add_argument("--device", default=default, help="auto | cpu | cuda | cuda:N | mps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stgan",
@@ -338,12 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a generator and discriminator (reference §4). Writes "
         "config.toml, checkpoints/, samples/ and log.jsonl into the run folder.",
     )
-    t.add_argument(
-        "--config",
-        help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; "
-        "default: the paper's settings (celeba128)",
-    )
-    t.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
+    add_config_args(t, "default: the paper's settings (celeba128)")
     t.add_argument(
         "--data",
         help="'synthetic' (default) or a folder in CelebA layout "
@@ -356,13 +372,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="stop cleanly (final checkpoint and "
         "samples) once this many minutes of training have passed",
-    )
-    t.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config field, e.g. --set train.batch_size=16 (repeatable)",
     )
     t.add_argument(
         "--resume",
@@ -394,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
             choices=("celeba", "none", "center"),
             help="crop before resizing (default: as the training data)",
         )
-        q.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+        add_device_arg(q)
 
     e = sub.add_parser(
         "edit",
@@ -456,16 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
         "step) on random batches already on the device; prints a Markdown row "
         "for docs/benchmarks.md.",
     )
-    b.add_argument("--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file")
-    b.add_argument("--preset", choices=list(PRESETS), help="generator variant")
-    b.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config field (repeatable)",
-    )
-    b.add_argument("--device", help="auto | cpu | cuda | cuda:N | mps (default: config)")
+    add_config_args(b, "default: the paper's settings (celeba128)")
+    add_device_arg(b, default=None)  # None: the config's train.device
     b.add_argument(
         "--data",
         help="measure input throughput of this data folder instead: "

@@ -180,6 +180,8 @@ def cmd_study(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 def add_parsers(sub) -> None:
     """Register ``train-classifier``, ``eval`` and ``study`` on an argparse subparsers object."""
+    from stgan.cli import add_device_arg  # the options shared with the other commands
+
     c = sub.add_parser(
         "train-classifier",
         help="train the attribute classifier that judges edits",
@@ -223,7 +225,7 @@ def add_parsers(sub) -> None:
         help="data option, e.g. --set data.synthetic_n=4000 or data.cache=true",
     )
     c.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    c.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    add_device_arg(c)
     c.add_argument("--overwrite", action="store_true", help="replace OUT/classifier.pt")
     c.add_argument("--quiet", action="store_true", help="no progress bars")
     c.set_defaults(func=cmd_train_classifier)
@@ -263,7 +265,7 @@ def add_parsers(sub) -> None:
         metavar="PATH",
         help="TorchScript Inception file: also compute FID of the edited vs the real test images",
     )
-    e.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    add_device_arg(e)
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_eval)
 
@@ -305,6 +307,6 @@ def add_parsers(sub) -> None:
         metavar="SECTION.KEY=VALUE",
         help="config override for every variant (repeatable)",
     )
-    s.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
+    add_device_arg(s)
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_study)
