@@ -1,46 +1,38 @@
 """End to end through ``stgan.cli.main``: train, resume, edit, sample, and the error paths."""
 
+import shlex
+
 import pytest
 from PIL import Image
 
 from stgan import checkpoint
 from stgan.cli import main
 
-FAST = [
-    "--config", "tiny", "--quiet",
-    "--set", "data.synthetic_n=48", "--set", "model.enc_dim=4", "--set", "model.dec_dim=4",
-    "--set", "model.dis_dim=4", "--set", "model.dis_fc_dim=8", "--set", "train.batch_size=4",
-    "--set", "train.n_critic=1", "--set", "train.n_samples=2", "--set", "data.num_workers=0",
-]  # fmt: skip
+FAST = (
+    "--config tiny --quiet --set data.synthetic_n=48 --set model.enc_dim=4 --set model.dec_dim=4"
+    " --set model.dis_dim=4 --set model.dis_fc_dim=8 --set train.batch_size=4"
+    " --set train.n_critic=1 --set train.n_samples=2 --set data.num_workers=0"
+)
+
+
+def stgan(command: str) -> int:
+    """Run ``stgan COMMAND`` (a shell-like string; paths here have no spaces)."""
+    return main(shlex.split(command))
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A tiny run trained 2 steps, then resumed to 4; plus 3 synthetic faces to edit."""
     root = tmp_path_factory.mktemp("cli")
-    out = root / "run"
-    assert main(["train", *FAST, "--out", str(out), "--max-steps", "2"]) == 0
-    assert main(["train", "--quiet", "--out", str(out), "--resume", "--max-steps", "4"]) == 0
-    faces = root / "faces"
-    assert (
-        main(
-            [
-                "data",
-                "synth",
-                "--n",
-                "3",
-                "--size",
-                "32",
-                "--seed",
-                "5",
-                "--out",
-                str(faces),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    out, faces = root / "run", root / "faces"
+    assert stgan(f"train {FAST} --out {out} --max-steps 2") == 0
+    assert stgan(f"train --quiet --out {out} --resume --max-steps 4") == 0
+    assert stgan(f"data synth --n 3 --size 32 --seed 5 --out {faces} --quiet") == 0
     return out, faces
+
+
+def first_face(faces):
+    return sorted((faces / "img_align_celeba").iterdir())[0]
 
 
 def test_train_and_resume_write_the_run_folder(run):
@@ -54,67 +46,19 @@ def test_train_and_resume_write_the_run_folder(run):
     assert (w, h) == (2 + 15 * 34, 2 + 2 * 34)  # input | rec | 13 flips, 2 rows of 32 px + pad
 
 
-def test_edit_one_image_and_a_folder(run, tmp_path, capsys):
+def test_edit_one_image_and_a_folder(run, tmp_path):
     out, faces = run
-    img = sorted((faces / "img_align_celeba").iterdir())[0]
     dst = tmp_path / "one.png"
-    assert (
-        main(
-            [
-                "edit",
-                "--checkpoint",
-                str(out),
-                "--image",
-                str(img),
-                "--set",
-                "Blond_Hair=1",
-                "--set",
-                "Young=-0.4",
-                "--source",
-                "Male=1",
-                "--out",
-                str(dst),
-            ]
-        )
-        == 0
-    )
+    edit = f"edit --checkpoint {out} --image {first_face(faces)}"
+    assert stgan(f"{edit} --set Blond_Hair=1 --set Young=-0.4 --source Male=1 --out {dst}") == 0
     assert Image.open(dst).size == (32, 32)
     plain = tmp_path / "plain"  # the checkpoints/ folder works as well as the run folder
-    assert (
-        main(
-            [
-                "edit",
-                "--checkpoint",
-                str(out / "checkpoints"),
-                "--image",
-                str(faces),
-                "--set",
-                "Eyeglasses=1",
-                "--out",
-                str(plain),
-            ]
-        )
-        == 0
-    )
+    ckpts = out / "checkpoints"
+    assert stgan(f"edit --checkpoint {ckpts} --image {faces} --set Eyeglasses=1 --out {plain}") == 0
     assert len(list(plain.glob("*.png"))) == 3
     folder = tmp_path / "many"
-    assert (
-        main(
-            [
-                "edit",
-                "--checkpoint",
-                str(out),
-                "--image",
-                str(faces),
-                "--set",
-                "Eyeglasses=1",
-                "--side-by-side",
-                "--out",
-                str(folder),
-            ]
-        )
-        == 0
-    )
+    cmd = f"edit --checkpoint {out} --image {faces} --set Eyeglasses=1 --side-by-side"
+    assert stgan(f"{cmd} --out {folder}") == 0
     written = sorted(p.name for p in folder.iterdir())
     assert len(written) == 3 and Image.open(folder / written[0]).size == (2 + 2 * 34, 36)
 
@@ -122,51 +66,24 @@ def test_edit_one_image_and_a_folder(run, tmp_path, capsys):
 def test_sample_grid(run, tmp_path):
     out, faces = run
     dst = tmp_path / "grid.png"
-    assert (
-        main(
-            [
-                "sample",
-                "--checkpoint",
-                str(out),
-                "--images",
-                str(faces),
-                "--out",
-                str(dst),
-                "--n",
-                "3",
-            ]
-        )
-        == 0
-    )
+    assert stgan(f"sample --checkpoint {out} --images {faces} --out {dst} --n 3") == 0
     assert Image.open(dst).size == (2 + 15 * 34, 2 + 3 * 34)
 
 
 @pytest.mark.parametrize(
-    "argv, message",
+    "sets, message",
     [
-        (["--set", "Blonde=1"], "unknown attribute Blonde"),
-        (["--set", "Blond_Hair"], "malformed --set"),
-        (["--set", "Blond_Hair=3"], "malformed --set"),
-        (["--set", "Bald=1", "--set", "Bangs=1"], "conflict"),
+        ("--set Blonde=1", "unknown attribute Blonde"),
+        ("--set Blond_Hair", "malformed --set"),
+        ("--set Blond_Hair=3", "malformed --set"),
+        ("--set Bald=1 --set Bangs=1", "conflict"),
     ],
 )
-def test_edit_errors_are_one_line_exit_2(run, tmp_path, capsys, argv, message):
+def test_edit_errors_are_one_line_exit_2(run, tmp_path, capsys, sets, message):
     out, faces = run
-    img = sorted((faces / "img_align_celeba").iterdir())[0]
     dst = tmp_path / "x.png"
-    code = main(
-        [
-            "edit",
-            "--checkpoint",
-            str(out),
-            "--image",
-            str(img),
-            "--source",
-            "Male=1",
-            *argv,
-            "--out",
-            str(dst),
-        ]
+    code = stgan(
+        f"edit --checkpoint {out} --image {first_face(faces)} --source Male=1 {sets} --out {dst}"
     )
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -175,19 +92,19 @@ def test_edit_errors_are_one_line_exit_2(run, tmp_path, capsys, argv, message):
 
 def test_checkpoint_and_image_errors(run, tmp_path, capsys):
     out, faces = run
-    img = sorted((faces / "img_align_celeba").iterdir())[0]
+    img = first_face(faces)
     bad_ckpt = tmp_path / "bad.pt"
     bad_ckpt.write_bytes(b"\x00" * 64)
     bad_img = tmp_path / "bad.png"
     bad_img.write_bytes(b"not a png")
     cases = [
-        (["--checkpoint", str(tmp_path / "missing"), "--image", str(img)], "does not exist"),
-        (["--checkpoint", str(bad_ckpt), "--image", str(img)], "corrupt"),
-        (["--checkpoint", str(out), "--image", str(bad_img)], "bad.png"),
+        (f"--checkpoint {tmp_path / 'missing'} --image {img}", "does not exist"),
+        (f"--checkpoint {bad_ckpt} --image {img}", "corrupt"),
+        (f"--checkpoint {out} --image {bad_img}", "bad.png"),
     ]
-    for argv, message in cases:
+    for args, message in cases:
         dst = tmp_path / "y.png"
-        code = main(["edit", *argv, "--set", "Male=0", "--source", "Male=1", "--out", str(dst)])
+        code = stgan(f"edit {args} --set Male=0 --source Male=1 --out {dst}")
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err, err
         assert not dst.exists()
@@ -195,50 +112,25 @@ def test_checkpoint_and_image_errors(run, tmp_path, capsys):
 
 def test_resume_with_another_configuration_is_refused(run, capsys):
     out, _ = run
-    code = main(["train", "--quiet", "--out", str(out), "--resume", "--set", "model.enc_dim=8"])
+    code = stgan(f"train --quiet --out {out} --resume --set model.enc_dim=8")
     err = capsys.readouterr().err
     assert code == 2 and "model.enc_dim=4" in err and "model.enc_dim" in err
     assert checkpoint.load(out)["step"] == 4
-    code = main(["train", *FAST, "--out", str(out), "--max-steps", "1"])
+    code = stgan(f"train {FAST} --out {out} --max-steps 1")
     assert code == 2 and "--resume" in capsys.readouterr().err
 
 
 def test_train_config_errors(tmp_path, capsys):
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "tiny",
-                "--set",
-                "train.batchsize=3",
-                "--out",
-                str(tmp_path / "r"),
-            ]
-        )
-        == 2
-    )
+    r = tmp_path / "r"
+    assert stgan(f"train --config tiny --set train.batchsize=3 --out {r}") == 2
     assert "unknown config field train.batchsize" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "train",
-                "--config",
-                "tiny",
-                "--set",
-                "data.attrs=Bald,Smiling",
-                "--out",
-                str(tmp_path / "r"),
-            ]
-        )
-        == 2
-    )
+    assert stgan(f"train --config tiny --set data.attrs=Bald,Smiling --out {r}") == 2
     assert "Smiling" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
+    assert not r.exists()
 
 
 def test_help_explains_every_command(capsys):
-    for cmd in ("train", "edit", "sample", "bench"):
+    for cmd in ("train", "edit", "sample", "bench", "plot", "eval", "study", "train-classifier"):
         with pytest.raises(SystemExit) as e:
             main([cmd, "--help"])
         assert e.value.code == 0
@@ -257,30 +149,14 @@ def test_edit_with_source_attributes_from_a_judge(run, tmp_path):
     judge = tmp_path / "judge.pt"
     save_judge(judge, build_classifier(13, 32), DEFAULT_ATTRS, 32, "none")
     dst = tmp_path / "edited"
-    assert (
-        main(
-            [
-                "edit",
-                "--checkpoint",
-                str(out),
-                "--image",
-                str(faces),
-                "--classifier",
-                str(judge),
-                "--set",
-                "Mustache=1",
-                "--out",
-                str(dst),
-            ]
-        )
-        == 0
-    )
+    cmd = f"edit --checkpoint {out} --image {faces} --classifier {judge} --set Mustache=1"
+    assert stgan(f"{cmd} --out {dst}") == 0
     assert len(list(dst.glob("*.png"))) == 3
 
 
 def test_plot_command(run, tmp_path, capsys):
     out, _ = run
     (out / "losses.png").unlink()
-    assert main(["plot", str(out)]) == 0 and (out / "losses.png").is_file()
-    assert main(["plot", str(tmp_path)]) == 2
+    assert stgan(f"plot {out}") == 0 and (out / "losses.png").is_file()
+    assert stgan(f"plot {tmp_path}") == 2
     assert "no log.jsonl" in capsys.readouterr().err
