@@ -43,3 +43,13 @@ def test_float_uint8_conversions():
     assert t.shape == (3, 2, 3) and t.min() == -1 and t.max() == 1
     assert np.array_equal(imageio.to_uint8(t), img)
     assert imageio.to_uint8(torch.full((1, 3, 2, 2), 5.0)).max() == 255
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+
+    p = tmp_path / "z.png"
+    imageio.write_png(p, np.zeros((2, 2, 3), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask
