@@ -4,7 +4,6 @@ import torch
 from PIL import Image
 
 from stgan import imageio
-from stgan.errors import UserError
 
 
 def test_grid_layout():
@@ -23,18 +22,11 @@ def test_png_roundtrip_and_atomic(tmp_path):
     img = np.random.default_rng(0).integers(0, 256, (7, 9, 3), dtype=np.uint8)
     p = tmp_path / "sub" / "x.png"
     imageio.write_png(p, img)
-    assert np.array_equal(imageio.read_rgb(p), img)
+    assert np.array_equal(np.asarray(Image.open(p)), img)
     assert [f.name for f in p.parent.iterdir()] == ["x.png"]  # no temporary left behind
     with pytest.raises(ValueError):
         imageio.write_png(tmp_path / "y.png", img.astype(np.float32))
     assert not (tmp_path / "y.png").exists()
-
-
-def test_unreadable_image_is_a_user_error(tmp_path):
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image")
-    with pytest.raises(UserError, match="cannot read image .*bad.jpg"):
-        imageio.read_rgb(bad)
 
 
 def test_float_uint8_conversions():

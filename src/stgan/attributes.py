@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 from stgan.errors import UserError
@@ -146,11 +145,3 @@ def permute_targets(labels01: torch.Tensor) -> torch.Tensor:
     """
     perm = torch.randperm(labels01.shape[0], device=labels01.device)
     return labels01[perm]
-
-
-def parse_labels_pm1(values: Sequence[str] | np.ndarray) -> np.ndarray:
-    """Convert ±1 or 0/1 label values to a 0/1 ``uint8`` array; raise ValueError otherwise."""
-    arr = np.asarray(values, dtype=np.int64)
-    if not np.isin(arr, (-1, 0, 1)).all():
-        raise ValueError("labels must be -1/1 or 0/1")
-    return (arr > 0).astype(np.uint8)

@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stgan.errors import UserError
-
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -46,15 +44,6 @@ def write_png(path: str | Path, image: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 (H, W, 3) RGB; an unreadable file is a UserError."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise UserError(f"cannot read image {path}: {e}; pass a PNG or JPEG file") from None
 
 
 def make_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, pad_value: int = 255):
