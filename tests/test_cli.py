@@ -160,3 +160,15 @@ def test_plot_command(run, tmp_path, capsys):
     assert stgan(f"plot {out}") == 0 and (out / "losses.png").is_file()
     assert stgan(f"plot {tmp_path}") == 2
     assert "no log.jsonl" in capsys.readouterr().err
+
+
+def test_data_check_counts_rates_and_sheet(run, tmp_path, capsys):
+    _, faces = run  # 3 synthetic faces in CelebA layout: square, so crop none
+    sheet = tmp_path / "sheet.png"
+    cmd = f"data check --data {faces} --size 32 --crop none --set data.test_fraction=0.34"
+    assert stgan(f"{cmd} --sheet {sheet} --n 4") == 0
+    out = capsys.readouterr().out
+    assert "3 images — train 1, val 1, test 1" in out and "| Male |" in out
+    assert Image.open(sheet).size == (2 + 34, 2 + 34)  # the one test image
+    assert stgan(f"data check --data {faces} --size 32") == 2  # celeba crop on square faces
+    assert "crop" in capsys.readouterr().err

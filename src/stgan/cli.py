@@ -294,6 +294,35 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_check(args: argparse.Namespace) -> int:
+    """Counts per split, the rate of each attribute, and a contact sheet of what training sees."""
+    from stgan.config import load
+    from stgan.data import open_dataset
+    from stgan.imageio import make_grid, write_png
+
+    overrides = [f"data.dataset={args.data}", *args.set]
+    if args.crop:
+        overrides.append(f"data.crop={args.crop}")
+    cfg = load(overrides=overrides)
+    sets = {
+        s: open_dataset(cfg.data, args.size, s, progress=False) for s in ("train", "val", "test")
+    }
+    names = sets["train"].attr_names
+    total = sum(len(d) for d in sets.values())
+    print(f"{args.data}: {total} images — " + ", ".join(f"{s} {len(d)}" for s, d in sets.items()))
+    labels = np.concatenate([np.asarray(d.labels) for d in sets.values()])
+    print("| attribute | rate of +1 |\n|---|---:|")
+    for name, rate in zip(names, labels.mean(axis=0), strict=True):
+        print(f"| {name} | {rate:.3f} |")
+    if args.sheet:
+        test = sets["test"]
+        tiles = [test.image_uint8(i) for i in range(min(args.n, len(test)))]
+        cols = max(1, int(np.ceil(np.sqrt(len(tiles)))))
+        write_png(args.sheet, make_grid([tiles[r : r + cols] for r in range(0, len(tiles), cols)]))
+        print(f"wrote {args.sheet}: the first {len(tiles)} test images after crop and resize")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # bench
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -458,6 +487,26 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=0, help="seed (same seed, same faces)")
     ds.add_argument("--quiet", action="store_true", help="no progress bar")
     ds.set_defaults(func=cmd_data_synth)
+    dc = dsub.add_parser(
+        "check",
+        help="counts, attribute rates and a contact sheet of a data folder",
+        description="Read a data folder as training would (splits, crop, resize) and print "
+        "the number of images per split and the rate of +1 of each attribute; --sheet writes "
+        "the first test images as training sees them.",
+    )
+    dc.add_argument("--data", required=True, help="'synthetic' or a data folder")
+    dc.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
+    dc.add_argument("--crop", choices=("celeba", "none", "center"), help="default: celeba")
+    dc.add_argument("--sheet", help="write a contact sheet PNG here")
+    dc.add_argument("--n", type=int, default=16, help="images on the sheet (default 16)")
+    dc.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="data.KEY=VALUE",
+        help="data option, e.g. --set data.attrs=Male,Young (repeatable)",
+    )
+    dc.set_defaults(func=cmd_data_check)
     b = sub.add_parser(
         "bench",
         help="measure training speed (ms per G iteration)",
