@@ -552,6 +552,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("stgan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
