@@ -43,7 +43,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     cfg = apply(Config(data=data), sets, from_text=True)
     validate(cfg)
     data = cfg.data
-    crop = "none" if data.dataset == "synthetic" else data.crop
+    crop = data.image_crop
     device = resolve_device(args.device)
     out = Path(args.out)
     if (out / FILE_NAME).exists() and not args.overwrite:

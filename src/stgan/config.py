@@ -62,6 +62,12 @@ class DataConfig:
     synthetic_seed: int = 0  # seed of the synthetic faces (same seed, same faces)
     num_workers: int = 2  # data-loading worker processes (0 = in the main process)
 
+    @property
+    def image_crop(self) -> str:
+        """The crop the training images really got: ``none`` for the synthetic faces (rendered
+        square and framed), else ``crop``. Photos to edit or judge must be cropped alike."""
+        return "none" if self.dataset == "synthetic" else self.crop
+
 
 @dataclass(frozen=True)
 class TrainConfig:

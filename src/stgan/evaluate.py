@@ -327,10 +327,9 @@ def evaluate_checkpoint(
     editor = Editor.from_checkpoint(checkpoint, device)
     cfg, names = editor.cfg, editor.attr_names
     data_cfg = replace(cfg.data, dataset=data) if data else cfg.data
-    if crop:
-        data_cfg = replace(data_cfg, crop=crop)
-    elif cfg.data.dataset == "synthetic":  # square uncropped faces, e.g. `stgan data synth`
-        data_cfg = replace(data_cfg, crop="none")
+    # the crop the generator's training images got (none for synthetic faces, which also
+    # fits a `stgan data synth` folder), unless --crop says otherwise
+    data_cfg = replace(data_cfg, crop=crop or editor.crop)
     if dataset is None:
         dataset = open_dataset(
             replace(data_cfg, cache=False), editor.img_size, "test", progress=progress

@@ -46,7 +46,7 @@ class Editor:
     @property
     def crop(self) -> str:
         """The crop the training images had (``none`` for the synthetic faces)."""
-        return "none" if self.cfg.data.dataset == "synthetic" else self.cfg.data.crop
+        return self.cfg.data.image_crop
 
     def target(self, source01: torch.Tensor, changes: Mapping[str, float]) -> torch.Tensor:
         """Encoded target for ``changes`` {name: value}: 1 / 0 turn an attribute on / off at

@@ -108,7 +108,7 @@ def get_judge(
         log(f"study: using the judge trained earlier, {path}")
         return Judge.from_file(path, device)
     log(f"study: training a judge on the same data ({epochs} epochs, {img_size} px)")
-    crop = "none" if data_cfg.dataset == "synthetic" else data_cfg.crop
+    crop = data_cfg.image_crop
     seed_everything(0)
     judge, report = fit_judge(
         train_set, test_set, img_size, device, epochs, crop=crop, progress=progress
