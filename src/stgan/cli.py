@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from stgan import checkpoint
-    from stgan.config import from_dict, load, to_toml, validate
+    from stgan.config import apply, from_dict, load, parse_set, to_toml, validate
     from stgan.data import open_dataset
     from stgan.imageio import atomic_write_bytes
     from stgan.models import build_discriminator, build_generator, count_parameters
@@ -36,23 +35,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     from stgan.trainer import Trainer
 
     run_dir = Path(args.out) if args.out else Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    sets = _with_data(args.set, args.data)
     ckpt = None
     if args.resume:
         ckpt = checkpoint.load(run_dir)
         saved = from_dict(ckpt["config"])
         if args.config or args.preset:
-            cfg = load(args.config, args.preset, args.set)
+            cfg = load(args.config, args.preset, sets)
         else:  # continue with the run's own config, plus any --set
-            from stgan.config import apply, parse_set
-
-            cfg = apply(saved, parse_set(args.set or []), from_text=True)
-        if args.data:
-            cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
+            cfg = apply(saved, parse_set(sets), from_text=True)
         _check_same_run(cfg, saved, ckpt["path"])
     else:
-        cfg = load(args.config, args.preset, args.set)
-        if args.data:
-            cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
+        cfg = load(args.config, args.preset, sets)
         if checkpoint.list_checkpoints(run_dir):
             raise UserError(
                 f"run folder {run_dir} already holds checkpoints; pass --resume to "
@@ -118,6 +112,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
         raise UserError("plotting needs matplotlib: pip install matplotlib (or stgan[plots])")
     print(f"wrote {run_dir / 'losses.png'}")
     return 0
+
+
+def _with_data(sets: list[str], data: str | None) -> list[str]:
+    """``--data DIR`` is the override ``data.dataset=DIR``, applied after the other --set."""
+    return [*sets, f"data.dataset={data}"] if data else list(sets)
 
 
 def _check_same_run(cfg, saved, path: str) -> None:
@@ -300,7 +299,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     from stgan.data import open_dataset
     from stgan.imageio import make_grid, write_png
 
-    overrides = [f"data.dataset={args.data}", *args.set]
+    overrides = _with_data(args.set, args.data)
     if args.crop:
         overrides.append(f"data.crop={args.crop}")
     cfg = load(overrides=overrides)
@@ -332,11 +331,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from stgan.config import load
     from stgan.runtime import resolve_device, seed_everything
 
-    cfg = load(args.config, args.preset, args.set)
+    cfg = load(args.config, args.preset, _with_data(args.set, args.data))
     if args.data:
         from stgan.bench import INPUT_HEADER, input_speed
 
-        cfg = replace(cfg, data=replace(cfg.data, dataset=args.data))
         rows = input_speed(
             cfg.data, cfg.model.img_size, args.images, cfg.train.batch_size, cfg.data.num_workers
         )
