@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from stgan.data.stream import to_model_input
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 from stgan.imageio import atomic_write_bytes
@@ -139,14 +140,12 @@ class Judge:
         """
         if isinstance(images, np.ndarray):
             images = torch.from_numpy(np.ascontiguousarray(images))
-        x = images.to(self.device)
-        if x.dtype == torch.uint8:
-            if x.ndim != 4 or x.shape[-1] != 3:
-                raise ValueError(f"expected uint8 images (B, H, W, 3), got {tuple(x.shape)}")
-            x = x.permute(0, 3, 1, 2).float() / 127.5 - 1.0  # (B, 3, H, W)
-        elif x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected float images (B, 3, H, W), got {tuple(x.shape)}")
-        x = x.float()
+        if images.dtype == torch.uint8:
+            if images.ndim != 4 or images.shape[-1] != 3:
+                raise ValueError(f"expected uint8 images (B, H, W, 3), got {tuple(images.shape)}")
+        elif images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected float images (B, 3, H, W), got {tuple(images.shape)}")
+        x = to_model_input(images, self.device).float()  # (B, 3, H, W) in [-1, 1]
         if x.shape[-2:] != (self.img_size, self.img_size):
             x = F.interpolate(
                 x,
