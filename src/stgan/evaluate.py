@@ -184,7 +184,7 @@ def evaluate(
         "n_images": N,
         "attr_names": list(names),
         "reconstruction": {
-            "psnr": _finite_mean(rec_psnr_all),
+            "psnr": metrics.finite_mean(rec_psnr_all),
             "ssim": float(rec_ssim_all.mean()),
             "psnr_n_inf": int(np.isinf(rec_psnr_all).sum()),
         },
@@ -241,7 +241,7 @@ def _judge_scores(
         "accuracy_mean": float(acc.mean()),
         "preservation": {
             "matrix": pres.tolist(),
-            "per_attr": {nm: _nanmean(r) for nm, r in zip(names, rows, strict=True)},
+            "per_attr": {nm: metrics.nan_mean(r) for nm, r in zip(names, rows, strict=True)},
             "mean": metrics.preservation_mean(pres),
         },
     }
@@ -249,7 +249,7 @@ def _judge_scores(
 
 def _per_attr(names: Sequence[str], values: np.ndarray, psnr: bool) -> dict[str, Any]:
     """Per-attribute means of (n, N) scores and their mean (PSNR: finite values only)."""
-    avg = _finite_mean if psnr else (lambda r: float(np.mean(r)))
+    avg = metrics.finite_mean if psnr else (lambda r: float(np.mean(r)))
     vals = [avg(r) for r in values]
     return {"per_attr": dict(zip(names, vals, strict=True)), "mean": avg(np.asarray(vals))}
 
@@ -268,19 +268,6 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "gt_identity_psnr": gt["identity_psnr"]["mean"] if gt else None,
         "fid": (result.get("fid") or {}).get("edited_vs_real"),
     }
-
-
-def _finite_mean(a: np.ndarray) -> float:
-    """Mean of the finite values (identical images have infinite PSNR); inf if none."""
-    a = np.asarray(a, dtype=np.float64)
-    f = a[np.isfinite(a)]
-    return float(f.mean()) if f.size else float("inf")
-
-
-def _nanmean(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    a = a[~np.isnan(a)]
-    return float(a.mean()) if a.size else float("nan")
 
 
 # --------------------------------------------------------------------------------------------

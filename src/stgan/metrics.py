@@ -231,6 +231,20 @@ def frechet_distance(
     return max(float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean), 0.0)
 
 
+def finite_mean(values) -> float:
+    """Mean of the finite values (identical images have infinite PSNR); inf if there are none."""
+    a = np.asarray(values, dtype=np.float64)
+    f = a[np.isfinite(a)]
+    return float(f.mean()) if f.size else float("inf")
+
+
+def nan_mean(values) -> float:
+    """Mean ignoring NaN (e.g. preservation entries with no image left); NaN if all are NaN."""
+    a = np.asarray(values, dtype=np.float64)
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if a.size else float("nan")
+
+
 def summarize(
     names: Sequence[str],
     gen_acc: np.ndarray | None = None,
@@ -259,15 +273,11 @@ def summarize(
         if pres.shape != (len(names), len(names)):
             raise ValueError(f"pres must be ({len(names)}, {len(names)}), got {pres.shape}")
         for i, n in enumerate(names):
-            row = np.delete(pres[i], i)
-            row = row[~np.isnan(row)]
-            out[f"pres/{n}"] = float(row.mean()) if row.size else float("nan")
+            out[f"pres/{n}"] = nan_mean(np.delete(pres[i], i))
         out["pres/mean"] = preservation_mean(pres)
     if psnr_values is not None:
-        p = np.asarray(psnr_values, dtype=np.float64)
-        finite = p[np.isfinite(p)]
-        out["psnr/mean"] = float(finite.mean()) if finite.size else float("inf")
-        out["psnr/n_inf"] = float(np.isinf(p).sum())
+        out["psnr/mean"] = finite_mean(psnr_values)
+        out["psnr/n_inf"] = float(np.isinf(np.asarray(psnr_values, dtype=np.float64)).sum())
     if ssim_values is not None:
         out["ssim/mean"] = float(np.mean(np.asarray(ssim_values, dtype=np.float64)))
     return out
