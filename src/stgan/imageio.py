@@ -1,14 +1,21 @@
-"""Image files and grids without torchvision: atomic PNG writing and a small grid writer."""
+"""Image files and grids without torchvision: reading any image file as RGB, atomic PNG
+writing and a small grid writer."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
+
+from stgan.errors import UserError
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_BACKGROUND = (255, 255, 255)  # transparent pixels are shown on white
 
 
 def _read_umask() -> int:
@@ -18,6 +25,82 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """Any Pillow image as 8-bit RGB, each mode by its meaning rather than by clipping.
+
+    - 16-bit and 32-bit integer greyscale (``I;16*``, ``I``): 0..65535 scaled to 0..255
+      (rounded; ``I`` values outside 0..65535 are clipped). Pillow's own conversion clips at
+      255, which turns a 16-bit photo white.
+    - float greyscale (``F``): 0..1 scaled to 0..255 when no value exceeds 1, else taken as
+      0..255; clipped, NaN as 0.
+    - transparency (``RGBA``, ``LA``, ``PA``, premultiplied ``RGBa``/``La``, a palette or
+      colour key with ``transparency``): composited over white, not dropped (the colour
+      under a transparent pixel is arbitrary).
+    - ``1``, ``L``, ``P``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX``: Pillow's conversion.
+
+    Raises:
+        ValueError: a mode Pillow cannot convert to RGB.
+    """
+    mode = im.mode
+    if mode == "RGB" and "transparency" not in im.info:
+        return im
+    if mode == "I" or mode.startswith("I;16"):
+        v = np.clip(np.asarray(im).astype(np.int64), 0, 65535)
+        grey = ((v + 128) // 257).astype(np.uint8)  # round(v * 255 / 65535), exactly
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))
+    if mode == "F":
+        v = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        scale = 255.0 if v.size and v.max() <= 1.0 else 1.0
+        grey = np.rint(np.clip(v * scale, 0, 255)).astype(np.uint8)
+        return Image.fromarray(np.repeat(grey[..., None], 3, axis=-1))
+    if mode in _ALPHA_MODES or "transparency" in im.info:
+        rgba = (im.convert("LA") if mode == "La" else im).convert("RGBA")
+        back = Image.new("RGBA", rgba.size, (*_BACKGROUND, 255))
+        return Image.alpha_composite(back, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def read_rgb(path: str | Path) -> Image.Image:
+    """Read an image file as an 8-bit RGB image, upright.
+
+    The EXIF orientation of photos is applied (:func:`PIL.ImageOps.exif_transpose`) and every
+    colour mode is converted by its meaning (:func:`to_rgb`).
+
+    Raises:
+        UserError: the file is missing, not an image, truncated or corrupt, has more pixels
+            than Pillow's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``), or a colour
+            mode without an RGB conversion; the one-line message names the file.
+    """
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between 1x and 2x the limit, then decodes; refuse those too
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                ImageOps.exif_transpose(im, in_place=True)  # no copy when already upright
+                upright = im
+    except FileNotFoundError:
+        raise UserError(
+            f"image {path} does not exist; restore it or remove its label row"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise UserError(
+            f"image {path} is too large to read safely ({str(e).rstrip('.')}); "
+            "shrink it to a few megapixels"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise UserError(
+            f"cannot read image {path} ({why}); replace the file or remove its label row"
+        ) from None
+    try:
+        return to_rgb(upright)
+    except ValueError as e:
+        raise UserError(
+            f"cannot read image {path}: colour mode {upright.mode} ({e}); save it as RGB"
+        ) from None
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

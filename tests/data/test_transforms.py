@@ -67,7 +67,20 @@ def test_load_image_converts_grey_and_rgba_to_rgb(tmp_path):
     g = load_image(tmp_path / "g.png", "none", 8)
     r = load_image(tmp_path / "r.png", "none", 8)
     assert g.shape == r.shape == (8, 8, 3)
-    assert (g == 77).all() and (r == (10, 20, 30)).all()
+    assert (g == 77).all()
+    assert (r == 255).all()  # fully transparent: the white background, not the hidden colour
+
+
+def test_load_image_reads_16_bit_grey_and_exif_orientation(tmp_path):
+    Image.fromarray(np.full((20, 20), 257 * 60, np.uint16)).save(tmp_path / "g16.png")
+    assert (load_image(tmp_path / "g16.png", "none", 8) == 60).all()  # not clipped to white
+    arr = np.zeros((20, 30, 3), np.uint8)  # stored 30 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 8  # "rotate 90° counter-clockwise to display": 20 wide, 30 high
+    Image.fromarray(arr).save(tmp_path / "o.jpg", exif=exif)
+    with pytest.raises(UserError, match="o.jpg is 20x30, not square"):
+        load_image(tmp_path / "o.jpg", "none", 8)
+    assert load_image(tmp_path / "o.jpg", "center", 8).shape == (8, 8, 3)
 
 
 def test_load_image_errors_name_the_file(tmp_path):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 
-CACHE_VERSION = 1  # bump when the decoding changes, so that old caches are rebuilt
+CACHE_VERSION = 2  # bump when the decoding changes, so that old caches are rebuilt
 DEFAULT_DIR = ".stgan-cache"  # under the dataset folder
 
 

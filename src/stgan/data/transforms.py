@@ -20,9 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from stgan.errors import UserError
+from stgan.imageio import read_rgb
 
 CROPS: tuple[str, ...] = ("celeba", "none", "center")
 
@@ -76,7 +77,8 @@ def load_image(path: str | Path, crop: str, size: int) -> np.ndarray:
     """Read an image file, crop it with ``crop`` and resize it bicubically to ``size``.
 
     Args:
-        path: an image file Pillow can read (JPEG, PNG, ...); converted to RGB.
+        path: an image file Pillow can read (JPEG, PNG, ...), read upright (EXIF
+            orientation) and converted to RGB by :func:`stgan.imageio.read_rgb`.
         crop: a crop preset (see :func:`crop_box`).
         size: side of the square output.
 
@@ -84,21 +86,10 @@ def load_image(path: str | Path, crop: str, size: int) -> np.ndarray:
         ``uint8`` array ``(size, size, 3)``, RGB.
 
     Raises:
-        UserError: the file is missing, unreadable or corrupt, or its size does not fit
-            the crop; the message names the file.
+        UserError: the file is missing, unreadable, corrupt or too large (a decompression
+            bomb), or its size does not fit the crop; the message names the file.
     """
-    try:
-        with Image.open(path) as im:
-            im.load()
-            rgb = im.convert("RGB")
-    except FileNotFoundError:
-        raise UserError(
-            f"image {path} does not exist; restore it or remove its label row"
-        ) from None
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        raise UserError(
-            f"cannot read image {path} ({e}); replace the file or remove its label row"
-        ) from None
+    rgb = read_rgb(path)
     try:
         box = crop_box(crop, *rgb.size)
     except ValueError as e:
