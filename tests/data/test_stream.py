@@ -53,3 +53,28 @@ def test_array_batches_equal_loader_batches_bit_for_bit():
 def test_too_small_a_set_is_a_user_error():
     with pytest.raises(UserError, match="fewer than train.batch_size"):
         batch_stream(ArrayFaces(n=3), 4, seed=0)
+
+
+def _faces_with_a_bad_jpeg(folder, n=8, bad=5):
+    from PIL import Image
+
+    from stgan.data import FaceDataset
+
+    files = [f"{i:03d}.jpg" for i in range(n)]
+    for f in files:
+        Image.new("RGB", (12, 12), (90, 60, 30)).save(folder / f)
+    (folder / files[bad]).write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    labels = np.zeros((n, 1), np.uint8)
+    return FaceDataset(folder, files, labels, ("A",), "none", 8), folder / files[bad]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_bad_image_is_one_user_error_line_naming_it_from_workers_too(tmp_path, workers):
+    ds, bad = _faces_with_a_bad_jpeg(tmp_path)
+    stream = batch_stream(ds, 4, seed=0, num_workers=workers)
+    with pytest.raises(UserError) as e:
+        for _ in range(2):  # one epoch: every image once
+            next(stream)
+    msg = str(e.value)
+    assert msg.startswith(f"cannot read image {bad} (")  # the reader's own message, as is
+    assert "\n" not in msg and "worker" not in msg

@@ -4,15 +4,19 @@ Epoch ``e`` visits the training set in the order ``randperm(N)`` drawn from a ge
 seeded with ``(seed, e)``; the last incomplete batch is dropped. The stream can start at any
 global batch index, so a resumed run sees exactly the batches an uninterrupted run would.
 STGAN draws a fresh batch for every D step and every G step (reference §4).
+
+A :class:`~stgan.errors.UserError` raised while reading an item (a corrupt image) reaches the
+caller as the same one-line UserError, also from a worker process (:func:`loader_batches`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from stgan.errors import UserError
 
@@ -49,6 +53,45 @@ def _array_batches(images, labels, sampler: EpochOrderSampler) -> Iterator:
         )
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """An item (or batch) whose reading raised a UserError: its one-line message."""
+
+    message: str
+
+
+class _Guarded(Dataset):
+    """``dataset`` whose UserErrors become :class:`_Failed` items. A worker's exception would
+    reach the main process re-raised with the worker's traceback inside its message; as
+    data, the message crosses the process boundary intact."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int):
+        try:
+            return self.dataset[i]
+        except UserError as e:
+            return _Failed(str(e))
+
+
+def _collate(items: list):
+    return next((x for x in items if isinstance(x, _Failed)), None) or default_collate(items)
+
+
+def loader_batches(dataset: Dataset, **loader_args) -> Iterator:
+    """The batches of ``DataLoader(dataset, **loader_args)``; a UserError raised by
+    ``dataset[i]``, in this process or in a worker, is raised here as the same one-line
+    UserError (not as the worker's traceback)."""
+    for batch in DataLoader(_Guarded(dataset), collate_fn=_collate, **loader_args):
+        if isinstance(batch, _Failed):
+            raise UserError(batch.message)
+        yield batch
+
+
 def batch_stream(
     dataset: Dataset,
     batch_size: int,
@@ -73,16 +116,15 @@ def batch_stream(
     if array is not None and num_workers == 0:
         sampler = EpochOrderSampler(n, batch_size, seed, start)
         return _array_batches(array, dataset.labels, sampler)  # type: ignore[attr-defined]
-    loader = DataLoader(
+    return loader_batches(
         dataset,
-        batch_sampler=EpochOrderSampler(n, batch_size, seed, start),  # type: ignore[arg-type]
+        batch_sampler=EpochOrderSampler(n, batch_size, seed, start),
         num_workers=num_workers,
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,
         generator=torch.Generator(),  # keeps the global RNG untouched (exact resume)
     )
-    return iter(loader)
 
 
 def to_model_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
