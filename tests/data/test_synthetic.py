@@ -10,9 +10,9 @@ import torch
 from PIL import Image
 
 from stgan.attributes import DEFAULT_ATTRS, conflicts
-from stgan.data import synth_render, synthetic
+from stgan.data import synth, synthetic
 from stgan.data.celeba import parse_attr_file
-from stgan.data.synth_render import ATTRS, GROUPS, SyntheticFaces, sample_labels
+from stgan.data.synth import ATTRS, GROUPS, SyntheticFaces, sample_labels
 from stgan.data.synthetic import SyntheticDataset, write_celeba_layout
 from stgan.errors import UserError
 
@@ -109,14 +109,14 @@ def test_labels_obey_the_hard_rules(many_labels):
 
 def test_label_marginals_match_celeba(many_labels):
     rates = many_labels.mean(0)
-    np.testing.assert_allclose(rates, synth_render.CELEBA_MARGINALS, atol=0.025)
+    np.testing.assert_allclose(rates, synth.CELEBA_MARGINALS, atol=0.025)
 
 
 def test_main_conditionals_match_celeba(many_labels):
     L = many_labels.astype(float)
     joint = L.T @ L
     cond = joint / np.maximum(joint.diagonal()[:, None], 1)  # P(col | row)
-    target = synth_render.CELEBA_CONDITIONALS
+    target = synth.CELEBA_CONDITIONALS
     for row, col in [("Male", "Bushy_Eyebrows"), ("Eyeglasses", "Male"), ("Young", "Male"),
                      ("Blond_Hair", "Male"), ("No_Beard", "Male"), ("Black_Hair", "Bushy_Eyebrows"),
                      ("Male", "No_Beard"), ("Eyeglasses", "Young")]:  # fmt: skip
@@ -124,7 +124,7 @@ def test_main_conditionals_match_celeba(many_labels):
 
 
 def test_stored_label_weights_are_the_fit():
-    np.testing.assert_allclose(synth_render.fit_label_weights(), synth_render.LABEL_WEIGHTS,
+    np.testing.assert_allclose(synth.fit_label_weights(), synth.LABEL_WEIGHTS,
                                atol=1e-6)  # fmt: skip
 
 

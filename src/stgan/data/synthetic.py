@@ -5,7 +5,7 @@ A stand-in for CelebA (reference §5) that needs no download: procedural faces c
 pose, lighting, colour and shape variation. Every sample can be re-rendered with any other
 attribute vector and the same nuisance, so every edit has a pixel-exact ground truth
 (:meth:`SyntheticDataset.counterfactual`). How faces are drawn, and why edits are local:
-:mod:`stgan.data.synth_render` and ``docs/synthetic.md``.
+:mod:`stgan.data.synth` and ``docs/synthetic.md``.
 
 - :class:`SyntheticFaces`: sample ``index`` → labels, image, counterfactual images.
 - :class:`SyntheticDataset`: a range of samples rendered once into memory, items
@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from stgan.attributes import DEFAULT_ATTRS, check_names
-from stgan.data.synth_render import (
+from stgan.data.synth import (
     ATTRS,
     MAX_SIZE,
     MIN_SIZE,
