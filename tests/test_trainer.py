@@ -76,8 +76,8 @@ def test_resume_is_exact(tiny_cfg, tiny_faces, tmp_path):
 
     first = make_trainer(tiny_cfg, tiny_faces.attr_names)
     first.fit(tiny_faces, tmp_path / "two", sample_batch(tiny_faces), max_steps=n)
+    second = make_trainer(tiny_cfg, tiny_faces.attr_names)  # (seeds the global RNG itself)
     torch.manual_seed(1234)  # disturb the global RNG: the checkpoint must restore it
-    second = make_trainer(tiny_cfg, tiny_faces.attr_names)
     second.load_checkpoint(checkpoint.load(tmp_path / "two"))
     assert second.state.step == n
     second.fit(tiny_faces, tmp_path / "two", sample_batch(tiny_faces), max_steps=2 * n)
