@@ -59,10 +59,10 @@ def make_payload(
         "step": int(step),
         "config": config,
         "attr_names": list(attr_names),
-        "G": _cpu(G.state_dict()),
+        "G": cpu_state(G.state_dict()),
     }
     if D is not None:
-        out["D"] = _cpu(D.state_dict())
+        out["D"] = cpu_state(D.state_dict())
     if opt_G is not None:
         out["opt_G"] = opt_G.state_dict()
     if opt_D is not None:
@@ -72,7 +72,8 @@ def make_payload(
     return out
 
 
-def _cpu(state: dict) -> dict:
+def cpu_state(state: dict) -> dict:
+    """A state dict with every tensor detached and on the CPU."""
     return {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in state.items()}
 
 
@@ -126,6 +127,15 @@ def prune(run_dir: str | Path, keep: int) -> None:
     """Delete all but the newest ``keep`` checkpoints of a run."""
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
+
+
+def output_state(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The generator state that edits, samples and evaluation use: the EMA weights when the
+    run kept them, else G's; with the BatchNorm statistics recalibrated at save time when
+    the run recalibrated them (``train.bn_eval = recalibrate``)."""
+    state = dict(ckpt.get("G_ema") or ckpt["G"])
+    state.update(ckpt.get("bn_eval") or {})
+    return state
 
 
 def load_state(module: torch.nn.Module, state: dict, what: str, path: str) -> None:

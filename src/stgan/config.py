@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
@@ -46,6 +47,9 @@ class ModelConfig:
     stu_state: str = "stu"  # state passed to the shallower STU: stu | gru | direct
     stu_kernel: int = 3  # kernel of the STU gates (eqs. 3, 4, 6)
     label: str = "diff"  # generator input: diff (att_t - att_s, STGAN) | target (AttGAN)
+    # --- switches beyond the paper (off = the paper's architecture; docs/recipes.md) ---
+    upsample: str = "deconv"  # decoder upsampling: deconv (paper, 4x4 s2) | resize (nearest+3x3)
+    mask: bool = False  # output m·G(x) + (1−m)·x through a predicted mask m (4th channel)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,16 @@ class TrainConfig:
     ckpt_every: int = 1000  # G iterations between checkpoints
     keep_ckpts: int = 3  # newest checkpoints kept (final one always kept)
     n_samples: int = 8  # rows of the sample grid
+    # --- the training procedure beyond the paper (defaults = the paper; docs/recipes.md) ---
+    adv_loss: str = "wgan"  # wgan (paper) | nsgan (non-saturating logistic, softplus)
+    penalty: str = "wgan-gp"  # wgan-gp (paper: (‖∇D(x̂)‖−1)² on interpolates) | r1 (‖∇D(x)‖²)
+    penalty_every: int = 1  # lazy penalty: every k critic steps, weighted ×k
+    lr_d_scale: float = 1.0  # D's learning rate = lr × this (two time-scale update rule)
+    warmup: int = 0  # G iterations of linear learning-rate warm-up (0 = none)
+    ema_decay: float = 0.0  # EMA of G's weights per G iteration, used for every output (0 = off)
+    bn_eval: str = "running"  # eval BN statistics: running (paper) | recalibrate (on train batches)
+    bn_batches: int = 16  # training batches averaged by bn_eval = recalibrate
+    w_mask: float = 0.0  # weight of the mask's mean (sparsity) in L_G (model.mask only)
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = "stgan"  # the variant preset last applied (informational)
+    recipe: str = "paper"  # the training recipe applied (RECIPES): paper | fast
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -123,17 +138,49 @@ PRESETS: dict[str, dict[str, Any]] = {
     "attgan-unet": dict(shortcut_layers=4, inject_layers=1, use_stu=False, label="target"),
 }
 
+#: Training recipes: overrides of the training procedure, applied over the config file (and
+#: under the preset and ``--set``). ``paper`` changes nothing: the paper's recipe bit for bit.
+#: ``fast`` is measured in docs/recipes.md (quality per compute on short runs).
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {},
+    "fast": {
+        "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate"),
+    },
+}
+
 _CHOICES = {
     ("model", "stu_state"): ("stu", "gru", "direct"),
     ("model", "label"): ("diff", "target"),
     ("data", "crop"): ("celeba", "none", "center"),
+    ("model", "upsample"): ("deconv", "resize"),
+    ("train", "adv_loss"): ("wgan", "nsgan"),
+    ("train", "penalty"): ("wgan-gp", "r1"),
+    ("train", "bn_eval"): ("running", "recalibrate"),
 }
 
 SHIPPED = ("celeba128", "tiny")
+# (field, low, high) of the numeric train fields; bounds open where listed below
+_RANGES = (
+    ("lr", 0.0, 1.0),
+    ("beta1", 0.0, 1.0),
+    ("beta2", 0.0, 1.0),
+    ("w_gp", 0.0, 1e6),
+    ("w_att_d", 0.0, 1e6),
+    ("w_att_g", 0.0, 1e6),
+    ("w_rec", 0.0, 1e6),
+    ("w_mask", 0.0, 1e6),
+    ("thres_int", 0.0, 1.0),
+    ("test_int", 0.0, 10.0),
+    ("lr_d_scale", 0.0, 1e3),
+    ("ema_decay", 0.0, 1.0),
+)
+_OPEN_LOW = ("lr", "thres_int", "test_int", "lr_d_scale")
+_OPEN_HIGH = ("beta1", "beta2", "ema_decay")
+_TOP_LEVEL = ("preset", "recipe")
 
 
 def _sections() -> dict[str, type]:
-    return {f.name: f.type for f in fields(Config) if f.name != "preset"}
+    return {f.name: f.type for f in fields(Config) if f.name not in _TOP_LEVEL}
 
 
 def _coerce(section: str, key: str, value: Any, from_text: bool) -> Any:
@@ -187,7 +234,7 @@ def apply(cfg: Config, overrides: dict[str, dict[str, Any]], from_text: bool = F
     secs = _sections()
     new = {}
     for section, values in overrides.items():
-        if section == "preset":
+        if section in _TOP_LEVEL:
             continue
         if section not in secs or not isinstance(values, dict):
             raise UserError(f"unknown config section {section!r}; valid: {', '.join(secs)}")
@@ -201,6 +248,13 @@ def apply_preset(cfg: Config, name: str) -> Config:
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
     return replace(cfg, model=replace(cfg.model, **PRESETS[name]), preset=name)
+
+
+def apply_recipe(cfg: Config, name: str) -> Config:
+    """Apply a training recipe (a key of :data:`RECIPES`) over ``cfg``."""
+    if name not in RECIPES:
+        raise UserError(f"unknown recipe {name!r}; valid recipes: {', '.join(RECIPES)}")
+    return replace(apply(cfg, RECIPES[name]), recipe=name)
 
 
 def parse_set(items: list[str]) -> dict[str, dict[str, str]]:
@@ -238,9 +292,14 @@ def load(
     name_or_path: str | None = None,
     preset: str | None = None,
     overrides: list[str] | None = None,
+    recipe: str | None = None,
 ) -> Config:
-    """Build a config: defaults ← shipped name or file ← preset ← ``--set`` overrides."""
+    """Build a config: defaults ← shipped name or file ← recipe ← preset ← ``--set``.
+
+    ``recipe`` None takes the file's own ``recipe`` key (``paper`` when it has none).
+    """
     cfg = Config()
+    data: dict[str, Any] = {}
     if name_or_path:
         if name_or_path in SHIPPED:
             data = tomllib.loads(shipped_text(name_or_path))
@@ -250,6 +309,7 @@ def load(
         if "preset" in data:
             cfg = apply_preset(cfg, str(data["preset"]))
             cfg = apply(cfg, data)  # explicit fields of the file win over its preset
+    cfg = apply_recipe(cfg, recipe or str(data.get("recipe", "paper")))
     if preset:
         cfg = apply_preset(cfg, preset)
     if overrides:
@@ -260,8 +320,10 @@ def load(
 
 def from_dict(data: dict[str, Any]) -> Config:
     """Rebuild a config saved with :meth:`Config.to_dict` (checkpoints, run folders)."""
-    cfg = apply(Config(), {k: v for k, v in data.items() if k != "preset"})
-    return replace(cfg, preset=str(data.get("preset", "stgan")))
+    cfg = apply(Config(), {k: v for k, v in data.items() if k not in _TOP_LEVEL})
+    return replace(
+        cfg, preset=str(data.get("preset", "stgan")), recipe=str(data.get("recipe", "paper"))
+    )
 
 
 def validate(cfg: Config) -> None:
@@ -294,6 +356,25 @@ def validate(cfg: Config) -> None:
     for k in ("log_every", "sample_every", "ckpt_every", "n_samples"):
         if getattr(t, k) < 1:
             raise UserError(f"train.{k} must be ≥ 1")
+    for sec in ("model", "data", "train"):  # every number finite (nan/inf never train)
+        for k, v in dataclasses.asdict(getattr(cfg, sec)).items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise UserError(f"config field {sec}.{k} must be a finite number, got {v!r}")
+    for k, lo, hi in _RANGES:
+        v = getattr(t, k)
+        if not lo <= v <= hi or (k in _OPEN_LOW and v == lo) or (k in _OPEN_HIGH and v == hi):
+            left = "(" if k in _OPEN_LOW else "["
+            right = ")" if k in _OPEN_HIGH else "]"
+            raise UserError(f"config field train.{k}={v!r} must be in {left}{lo}, {hi}{right}")
+    if t.penalty_every < 1 or t.bn_batches < 1 or t.warmup < 0:
+        raise UserError("train.penalty_every and train.bn_batches must be ≥ 1, train.warmup ≥ 0")
+    if m.mask and m.label != "diff":
+        raise UserError("model.mask needs model.label=diff (a zero difference must mean no edit)")
+    if m.stu_kernel < 1 or m.stu_kernel % 2 == 0:
+        raise UserError(f"model.stu_kernel must be an odd number ≥ 1, got {m.stu_kernel}")
+    d = cfg.data
+    if d.num_workers < 0 or d.synthetic_n < 1:
+        raise UserError("data.num_workers must be ≥ 0 and data.synthetic_n ≥ 1")
     if not cfg.data.attrs:
         raise UserError("data.attrs must name at least one attribute")
     if not 0.0 < cfg.data.test_fraction < 1.0:
@@ -302,7 +383,7 @@ def validate(cfg: Config) -> None:
 
 def to_toml(cfg: Config) -> str:
     """Serialise a config as TOML (written into every run folder as ``config.toml``)."""
-    lines = [f'preset = "{cfg.preset}"']
+    lines = [f'preset = "{cfg.preset}"', f'recipe = "{cfg.recipe}"']
     for sec in ("model", "data", "train"):
         lines.append(f"\n[{sec}]")
         for k, v in dataclasses.asdict(getattr(cfg, sec)).items():

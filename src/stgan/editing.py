@@ -87,4 +87,23 @@ def sample_grid(
     cols = [x, reconstruct(G, x, source01, label, thres_int)]
     cols += flip_all(G, x, source01, names, label, thres_int, test_int)
     tiles = [to_uint8(c) for c in cols]  # each (B, H, W, 3)
-    return make_grid([[t[b] for t in tiles] for b in range(x.shape[0])])
+    rows = [[t[b] for t in tiles] for b in range(x.shape[0])]
+    if getattr(G, "mask", False):  # a masked G: under each row, the mask of every column
+        masks = [
+            torch.zeros_like(x),
+            _mask_image(G, x, source01, encode(source01, thres_int), thres_int),
+        ]
+        for i in range(len(names)):
+            _, tgt = flip_target(source01, names, i, thres_int, test_int)
+            masks.append(_mask_image(G, x, source01, tgt, thres_int))
+        mask_tiles = [to_uint8(m) for m in masks]
+        rows = [r for b in range(x.shape[0]) for r in (rows[b], [t[b] for t in mask_tiles])]
+    return make_grid(rows)
+
+
+def _mask_image(
+    G: nn.Module, x: Tensor, source01: Tensor, target_enc: Tensor, thres_int: float
+) -> Tensor:
+    """The edit's mask as a grey image in [−1, 1] (black: input kept, white: generated)."""
+    m = G.edit_mask(x, generator_code(source01, target_enc, "diff", thres_int))
+    return (m * 2.0 - 1.0).expand(-1, 3, -1, -1)

@@ -36,7 +36,7 @@ class Editor:
         cfg = from_dict(ckpt["config"])
         names = ckpt["attr_names"]
         G = build_generator(cfg.model, len(names))
-        checkpoint.load_state(G, ckpt["G"], "generator", ckpt["path"])
+        checkpoint.load_state(G, checkpoint.output_state(ckpt), "generator", ckpt["path"])
         return cls(G, cfg, names, device)
 
     @property

@@ -7,6 +7,10 @@ elements (batch × attributes, batch × pixels): a summed BCE would make the att
 
     L_D = −(E D_adv(x) − E D_adv(ŷ)) + λ_gp·GP + λ_att_d·BCE(D_att(x), a_s)
     L_G = −E D_adv(ŷ) + λ_att_g·BCE(D_att(ŷ), a_t) + λ_rec·‖x − G(x, 0)‖₁
+
+Beyond the paper (the ``fast`` recipe's candidates, docs/recipes.md): the non-saturating
+logistic loss (Goodfellow et al. 2014) and the R1 penalty on real images (Mescheder et al.
+2018), ``E ‖∇ₓ D_adv(x)‖²``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,33 @@ def wgan_d(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
 def wgan_g(fake_logit: Tensor) -> Tensor:
     """Generator adversarial loss ``−E D(ŷ)``."""
     return -fake_logit.mean()
+
+
+def nsgan_d(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
+    """Non-saturating critic loss ``E softplus(−D(x)) + E softplus(D(ŷ))``."""
+    return F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+
+
+def nsgan_g(fake_logit: Tensor) -> Tensor:
+    """Non-saturating generator loss ``E softplus(−D(ŷ))``."""
+    return F.softplus(-fake_logit).mean()
+
+
+def adversarial_d(real_logit: Tensor, fake_logit: Tensor, kind: str = "wgan") -> Tensor:
+    """D's adversarial term: ``wgan`` (paper) or ``nsgan``."""
+    return wgan_d(real_logit, fake_logit) if kind == "wgan" else nsgan_d(real_logit, fake_logit)
+
+
+def adversarial_g(fake_logit: Tensor, kind: str = "wgan") -> Tensor:
+    """G's adversarial term: ``wgan`` (paper) or ``nsgan``."""
+    return wgan_g(fake_logit) if kind == "wgan" else nsgan_g(fake_logit)
+
+
+def r1_penalty(logit_real: Tensor, x_real: Tensor) -> Tensor:
+    """R1: ``E ‖∇ₓ D_adv(x)‖²`` on real images ``x_real`` (created with ``requires_grad``);
+    the squared norm is per sample over all pixels; the graph is kept so it trains D."""
+    (grad,) = torch.autograd.grad(logit_real.sum(), x_real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
 
 
 def interpolate(real: Tensor, fake: Tensor, alpha: Tensor) -> Tensor:

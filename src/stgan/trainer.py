@@ -10,10 +10,19 @@
 
 Steps stay on the device: losses are tensors, and the host reads them only every
 ``log_every`` iterations, so a whole iteration can later be captured on a GPU.
+
+The ``fast`` recipe (docs/recipes.md) changes only switches of this algorithm, each a config
+field whose default is the paper: the adversarial loss (``adv_loss``), the penalty (WGAN-GP on
+interpolates or R1 on real images, every ``penalty_every`` critic steps), ``n_critic``, D's
+learning rate (``lr_d_scale``), a warm-up, a masked generator (``model.mask``: L_G adds
+``w_mask``·mean mask, and the reconstruction term applies to the generator's raw output), and
+what the outputs are made with: an EMA of G's weights and recalibrated BatchNorm statistics
+(:mod:`stgan.ema`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +31,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from stgan import checkpoint, losses
+from stgan import checkpoint, ema, losses
 from stgan.attributes import encode, generator_code, permute_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
+from stgan.errors import UserError
 from stgan.imageio import write_png
 from stgan.scalars import ScalarLog
 
@@ -46,8 +56,13 @@ class Trainer:
         self.attr_names = tuple(attr_names)
         t = cfg.train
         self.opt_G = torch.optim.Adam(G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
-        self.opt_D = torch.optim.Adam(D.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_D = torch.optim.Adam(
+            D.parameters(), lr=t.lr * t.lr_d_scale, betas=(t.beta1, t.beta2)
+        )
+        self.G_ema = ema.frozen_copy(self.G) if t.ema_decay > 0 else None
         self.state = RunState()
+        self._last_pen = torch.zeros((), device=device)  # the last penalty (lazy steps log it)
+        self.bn_batches: list[tuple[Tensor, list[Tensor]]] = []  # for bn_eval = recalibrate
 
     # --- the algorithm ------------------------------------------------------------------
     def code(self, a: Tensor, b: Tensor) -> Tensor:
@@ -55,55 +70,76 @@ class Trainer:
         thres = self.cfg.train.thres_int
         return generator_code(a, encode(b, thres), self.cfg.model.label, thres)
 
-    def d_step(self, x_real: Tensor, a: Tensor) -> dict[str, Tensor]:
-        """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n)."""
+    def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
+        """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
+        term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
         t, B = self.cfg.train, x_real.shape[0]
         b = permute_targets(a)
         with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
             x_fake = self.G(x_real, self.code(a, b))
-        alpha = torch.rand(B, 1, 1, 1, device=x_real.device)
-        x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
-        # one D pass over real, fake and interpolates: InstanceNorm is per instance, so this
-        # equals three separate passes
-        adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
-        real_adv, fake_adv, hat_adv = adv.split(B)
-        wgan = losses.wgan_d(real_adv, fake_adv)
-        gp = losses.gradient_penalty(hat_adv, x_hat)
+        # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so this
+        # equals separate passes
+        if penalize and t.penalty == "wgan-gp":
+            alpha = torch.rand(B, 1, 1, 1, device=x_real.device)
+            x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
+            adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
+            real_adv, fake_adv, hat_adv = adv.split(B)
+            pen = losses.gradient_penalty(hat_adv, x_hat)
+        else:
+            x_in = x_real.detach().requires_grad_(True) if penalize else x_real
+            adv, att = self.D(torch.cat([x_in, x_fake]))
+            real_adv, fake_adv = adv.split(B)
+            pen = losses.r1_penalty(real_adv, x_in) if penalize else None
+        loss = losses.adversarial_d(real_adv, fake_adv, t.adv_loss)
+        if pen is not None:  # lazy: k times the weight every k-th step
+            loss = loss + t.w_gp * t.penalty_every * pen
+            self._last_pen = pen.detach()
         att_loss = losses.attribute_bce(att[:B], a)
-        loss = wgan + t.w_gp * gp + t.w_att_d * att_loss
+        loss = loss + t.w_att_d * att_loss
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
-        return {"D/loss": loss, "D/wdist": -wgan, "D/gp": gp, "D/att": att_loss}
+        wdist = real_adv.detach().mean() - fake_adv.detach().mean()
+        return {"D/loss": loss, "D/wdist": wdist, "D/gp": self._last_pen, "D/att": att_loss}
 
     def g_step(self, x_real: Tensor, a: Tensor) -> dict[str, Tensor]:
         """One generator update on a fresh batch."""
         t = self.cfg.train
         b = permute_targets(a)
         feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice, as official
-        x_fake = self.G.decode(feats, self.code(a, b))
-        x_rec = self.G.decode(feats, self.code(a, a))
+        raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
+        x_fake = self.G.blend(x_real, raw_fake, m_fake)
+        x_rec, m_rec = self.G.decode_raw(feats, self.code(a, a))  # raw: no blend to hide in
         self.D.requires_grad_(False)
         fake_adv, fake_att = self.D(x_fake)
         self.D.requires_grad_(True)
-        adv = losses.wgan_g(fake_adv)
+        adv = losses.adversarial_g(fake_adv, t.adv_loss)
         att_loss = losses.attribute_bce(fake_att, b)
         rec = losses.reconstruction_l1(x_real, x_rec)
         loss = adv + t.w_att_g * att_loss + t.w_rec * rec
+        logs = {"G/loss": loss, "G/adv": adv, "G/att": att_loss, "G/rec": rec}
+        if m_fake is not None:  # a masked G: the mask's mean (sparsity), edits and zero code
+            mask = 0.5 * (m_fake.mean() + m_rec.mean())
+            loss = loss + t.w_mask * mask
+            logs.update({"G/loss": loss, "G/mask": mask})
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_G.step()
-        return {"G/loss": loss, "G/adv": adv, "G/att": att_loss, "G/rec": rec}
+        if self.G_ema is not None:
+            ema.ema_update(self.G_ema, self.G, ema.ema_beta(t.ema_decay, self.state.step))
+        return logs
 
     def lr_at(self, step: int, iters_per_epoch: int) -> float:
-        """Learning rate of iteration ``step``: ÷10 from ``decay_epoch`` on (reference §4)."""
+        """Learning rate of iteration ``step``: ÷10 from ``decay_epoch`` on (reference §4),
+        times a linear warm-up over the first ``warmup`` iterations (0 in the paper)."""
         t = self.cfg.train
-        return t.lr * (0.1 if step // iters_per_epoch >= t.decay_epoch else 1.0)
+        lr = t.lr * (0.1 if step // iters_per_epoch >= t.decay_epoch else 1.0)
+        return lr * min(1.0, (step + 1) / t.warmup) if t.warmup else lr
 
     def set_lr(self, lr: float) -> None:
-        for opt in (self.opt_G, self.opt_D):
+        for opt, scale in ((self.opt_G, 1.0), (self.opt_D, self.cfg.train.lr_d_scale)):
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * scale
 
     # --- the run ------------------------------------------------------------------------
     def fit(
@@ -114,9 +150,15 @@ class Trainer:
         max_steps: int | None = None,
         max_minutes: float | None = None,
         progress: Callable[[int, int], object] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> int:
-        """Train from ``self.state.step`` until the schedule, ``max_steps`` or the time budget
-        ends; write logs, sample grids and checkpoints into ``run_dir``. Returns the step."""
+        """Train from ``self.state.step`` until the schedule, ``max_steps``, the time budget
+        or ``should_stop()`` (asked after every iteration, e.g. set by a signal) ends; write
+        logs, sample grids and checkpoints into ``run_dir``. Returns the step.
+
+        Raises:
+            UserError: a logged loss is not finite (the run diverged; nothing is saved).
+        """
         t = self.cfg.train
         per_iter = t.batch_size * (t.n_critic + 1)
         iters_per_epoch = max(1, len(train_set) // per_iter)
@@ -124,6 +166,8 @@ class Trainer:
         if max_steps is not None:
             total = min(total, max_steps)
         start = self.state.step
+        if t.bn_eval == "recalibrate" and not self.bn_batches:
+            self.bn_batches = self._recalibration_batches(train_set)
         cuda = self.device.type == "cuda"
         batches = batch_stream(
             train_set,
@@ -142,13 +186,21 @@ class Trainer:
             for step in range(start, total):
                 lr = self.lr_at(step, iters_per_epoch)
                 self.set_lr(lr)
-                for _ in range(t.n_critic):
-                    d_logs = self.d_step(*self._to_device(next(batches)))
+                for i in range(t.n_critic):
+                    penalize = (step * t.n_critic + i) % t.penalty_every == 0
+                    d_logs = self.d_step(*self._to_device(next(batches)), penalize=penalize)
                 g_logs = self.g_step(*self._to_device(next(batches)))
                 self.state.step = done = step + 1
                 if done % t.log_every == 0 or done == total:
                     scalars = self._host({**d_logs, **g_logs})
                     log.write(done, {**scalars, "lr": lr, "epoch": done / iters_per_epoch})
+                    bad = [k for k, v in scalars.items() if not math.isfinite(v)]
+                    if bad:
+                        raise UserError(
+                            f"training diverged at step {done}: {bad[0]} = {scalars[bad[0]]} "
+                            "(not finite); nothing was saved for it. Lower train.lr or resume "
+                            "from an earlier checkpoint"
+                        )
                     if bar is not None:
                         bar.set_postfix(
                             {
@@ -159,21 +211,27 @@ class Trainer:
                         )
                 if bar is not None:
                     bar.update(1)
-                if done % t.sample_every == 0:
-                    self.save_samples(run_dir, sample_batch)
-                if done % t.ckpt_every == 0:
-                    self.save_checkpoint(run_dir)
-                    last_saved = done
+                if done % t.sample_every == 0 or done % t.ckpt_every == 0:
+                    G_out = self.output_generator()
+                    if done % t.sample_every == 0:
+                        self.save_samples(run_dir, sample_batch, G_out)
+                    if done % t.ckpt_every == 0:
+                        self.save_checkpoint(run_dir, G_out)
+                        last_saved = done
                 if max_minutes is not None and time.monotonic() - t0 > 60.0 * max_minutes:
+                    break
+                if should_stop is not None and should_stop():
                     break
         finally:
             log.close()
             if bar is not None:
                 bar.close()
-        if self.state.step != last_saved:
-            self.save_checkpoint(run_dir)
-        if self.state.step % t.sample_every != 0:
-            self.save_samples(run_dir, sample_batch)
+        if self.state.step != last_saved or self.state.step % t.sample_every != 0:
+            G_out = self.output_generator()
+            if self.state.step != last_saved:
+                self.save_checkpoint(run_dir, G_out)
+            if self.state.step % t.sample_every != 0:
+                self.save_samples(run_dir, sample_batch, G_out)
         return self.state.step
 
     def _to_device(self, batch) -> tuple[Tensor, Tensor]:
@@ -186,21 +244,53 @@ class Trainer:
         values = torch.stack([v.detach().float() for v in scalars.values()]).tolist()
         return dict(zip(scalars, values, strict=True))
 
-    # --- files --------------------------------------------------------------------------
-    def save_samples(self, run_dir: str | Path, sample_batch: tuple[Tensor, Tensor]) -> Path:
-        """Write ``samples/step_XXXXXXXX.png``: input | reconstruction | each attribute flipped."""
+    # --- outputs: samples, checkpoints ---------------------------------------------------
+    def _recalibration_batches(self, train_set) -> list[tuple[Tensor, list[Tensor]]]:
+        """A fixed set of ``bn_batches`` training batches with their edit and zero codes,
+        drawn from a generator of their own (the training RNG and stream are untouched)."""
+        t = self.cfg.train
+        g = torch.Generator().manual_seed(t.seed + 7919)
+        n = min(len(train_set), t.bn_batches * t.batch_size)
+        idx = torch.randperm(len(train_set), generator=g)[:n].tolist()
+        out = []
+        for k in range(0, n - t.batch_size + 1, t.batch_size):
+            xs, ys = zip(*(train_set[i] for i in idx[k : k + t.batch_size]), strict=True)
+            a = torch.stack(ys)
+            b = a[torch.randperm(len(a), generator=g)]
+            x = torch.stack(xs).to(self.device)
+            a, b = a.to(self.device), b.to(self.device)
+            out.append((x, [self.code(a, b), self.code(a, a)]))
+        return out
+
+    def output_generator(self) -> nn.Module:
+        """The generator that samples, checkpoints and edits use: G, or its EMA, with
+        BatchNorm statistics recalibrated when ``bn_eval = recalibrate`` (a copy: the
+        training G is never touched, so resuming stays exact)."""
+        G = self.G_ema if self.G_ema is not None else self.G
+        if self.cfg.train.bn_eval == "recalibrate" and self.bn_batches:
+            G = ema.frozen_copy(G)
+            ema.recalibrate_bn(G, self.bn_batches)
+        return G
+
+    def save_samples(
+        self, run_dir: str | Path, sample_batch: tuple[Tensor, Tensor], G: nn.Module | None = None
+    ) -> Path:
+        """Write ``samples/step_XXXXXXXX.png``: input | reconstruction | each attribute flipped
+        (with a masked G, each row is followed by a row of the masks)."""
         x, a = (v.to(self.device) for v in sample_batch)
         t = self.cfg.train
-        self.G.eval()
-        grid = sample_grid(
-            self.G, x, a, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int
-        )
-        self.G.train()
+        G = self.output_generator() if G is None else G
+        was_training = G.training
+        G.eval()
+        grid = sample_grid(G, x, a, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int)
+        G.train(was_training)
         path = Path(run_dir) / "samples" / f"step_{self.state.step:08d}.png"
         write_png(path, grid)
         return path
 
-    def save_checkpoint(self, run_dir: str | Path) -> Path:
+    def save_checkpoint(self, run_dir: str | Path, G_out: nn.Module | None = None) -> Path:
+        """Write a checkpoint; with the fast recipe's switches it also holds the EMA weights
+        (``G_ema``, to resume) and the output generator's BatchNorm statistics (``bn_eval``)."""
         path = checkpoint.ckpt_path(run_dir, self.state.step)
         payload = checkpoint.make_payload(
             self.state.step,
@@ -212,15 +302,27 @@ class Trainer:
             self.opt_D,
             checkpoint.rng_state(),
         )
+        if self.G_ema is not None:
+            payload["G_ema"] = checkpoint.cpu_state(self.G_ema.state_dict())
+        if self.cfg.train.bn_eval == "recalibrate" and self.bn_batches:
+            G_out = self.output_generator() if G_out is None else G_out
+            payload["bn_eval"] = ema.bn_state(G_out)
         checkpoint.save(path, payload)
         checkpoint.prune(run_dir, self.cfg.train.keep_ckpts)
         return path
 
     def load_checkpoint(self, ckpt: dict) -> None:
-        """Restore G, D, both optimisers, the step and the RNG states (exact resume)."""
+        """Restore G, D, both optimisers, the EMA, the step and the RNG states (exact)."""
         checkpoint.load_state(self.G, ckpt["G"], "generator", ckpt["path"])
         checkpoint.load_state(self.D, ckpt["D"], "discriminator", ckpt["path"])
         self.opt_G.load_state_dict(ckpt["opt_G"])
         self.opt_D.load_state_dict(ckpt["opt_D"])
+        if self.G_ema is not None:
+            if "G_ema" not in ckpt:
+                raise UserError(
+                    f"checkpoint {ckpt['path']} has no EMA weights but this run uses "
+                    "train.ema_decay > 0; resume with the run's own config"
+                )
+            checkpoint.load_state(self.G_ema, ckpt["G_ema"], "generator", ckpt["path"])
         checkpoint.set_rng_state(ckpt["rng"])
         self.state.step = int(ckpt["step"])

@@ -29,6 +29,8 @@ def build_generator(model_cfg: ModelConfig, n_attrs: int) -> Generator:
         use_stu=m.use_stu,
         stu_state=m.stu_state,
         stu_kernel=m.stu_kernel,
+        upsample=m.upsample,
+        mask=m.mask,
     )
 
 

@@ -36,10 +36,28 @@ def conv_bn_lrelu(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
-def deconv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
+UPSAMPLES = ("deconv", "resize")
+
+
+def upconv(in_channels: int, out_channels: int, upsample: str = "deconv", bias: bool = False):
+    """A layer that doubles H and W: the paper's transposed Conv 4×4 s2 (``deconv``), or
+    nearest-neighbour resize + Conv 3×3 (``resize``, Odena et al. 2016), whose every output
+    pixel sees the same number of weights, so it cannot draw the checkerboard of uneven
+    kernel overlap. ``resize`` is a named switch beyond the paper (docs/recipes.md)."""
+    if upsample == "deconv":
+        return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
+    if upsample == "resize":
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias),
+        )
+    raise ValueError(f"upsample must be one of {UPSAMPLES}, got {upsample!r}")
+
+
+def deconv_bn_relu(in_channels: int, out_channels: int, upsample: str = "deconv") -> nn.Sequential:
     """Decoder layer: transposed Conv 4×4 s2 (no bias) + BatchNorm + ReLU; doubles H and W."""
     return nn.Sequential(
-        nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+        upconv(in_channels, out_channels, upsample),
         batch_norm(out_channels),
         nn.ReLU(),
     )

@@ -13,10 +13,17 @@ With the defaults (128 px, 13 attributes) the layers are::
 The switches of the official code select the paper's variants: ``shortcut_layers`` (0–4 skip
 connections, deepest first), ``inject_layers`` (decoder layers followed by the tiled code),
 ``use_stu`` (STUs on the skips, or plain encoder features) and ``stu_state``.
+
+Two switches go beyond the paper (off by default; docs/recipes.md): ``upsample="resize"``
+(nearest resize + 3×3 convolutions instead of transposed ones) and ``mask``: the last layer
+has a 4th channel whose sigmoid ``m`` blends the generated image with the input,
+``y = m·G(x) + (1 − m)·x`` (as in GANimation and SaGAN), so pixels an edit has no reason to
+touch can be left exactly as they were.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from stgan.models.blocks import (
@@ -24,6 +31,7 @@ from stgan.models.blocks import (
     deconv_bn_relu,
     init_weights_,
     tile_concat,
+    upconv,
     width,
 )
 from stgan.models.stu import STU, STU_STATES
@@ -44,6 +52,8 @@ class Generator(nn.Module):
         use_stu: pass the skips through STUs (STGAN) instead of as plain features (AttGAN).
         stu_state: state passed between STUs: ``stu`` | ``gru`` | ``direct``.
         stu_kernel: kernel of the STU gate convolutions.
+        upsample: ``deconv`` (the paper) or ``resize`` (nearest resize + 3×3 convolution).
+        mask: blend output and input through a predicted mask (a 4th output channel).
 
     Attributes:
         encoder: ``enc_layers`` blocks, shallowest first.
@@ -63,6 +73,8 @@ class Generator(nn.Module):
         use_stu: bool = True,
         stu_state: str = "stu",
         stu_kernel: int = 3,
+        upsample: str = "deconv",
+        mask: bool = False,
     ) -> None:
         super().__init__()
         if dec_layers != enc_layers:
@@ -77,6 +89,7 @@ class Generator(nn.Module):
         self.shortcut_layers = shortcut_layers
         self.inject_layers = inject_layers
         self.use_stu = use_stu
+        self.mask = mask
 
         enc_ch = [width(enc_dim, i) for i in range(enc_layers)]
         self.encoder = nn.ModuleList(
@@ -97,14 +110,15 @@ class Generator(nn.Module):
         c_in = enc_ch[-1] + n_attrs
         for i in range(dec_layers - 1):
             c_out = width(dec_dim, dec_layers - 1 - i)
-            self.decoder.append(deconv_bn_relu(c_in, c_out))
+            self.decoder.append(deconv_bn_relu(c_in, c_out, upsample))
             c_in = c_out
             if i < shortcut_layers:
                 c_in += skip_ch[i]
             if i < inject_layers:
                 c_in += n_attrs
+        # the last layer: RGB through tanh (and with ``mask`` a 4th, mask-logit channel)
         self.decoder.append(
-            nn.Sequential(nn.ConvTranspose2d(c_in, 3, 4, stride=2, padding=1), nn.Tanh())
+            nn.Sequential(upconv(c_in, 4 if mask else 3, upsample, True), nn.Tanh())
         )
         init_weights_(self)
 
@@ -134,9 +148,11 @@ class Generator(nn.Module):
             out.append(f_t)
         return out
 
-    def decode(self, feats: list[Tensor], code: Tensor) -> Tensor:
-        """Decode encoder features ``[f1, ..., f5]`` under ``code`` ``(B, n_attrs)`` into
-        images ``(B, 3, S, S)`` in [−1, 1]."""
+    def decode_raw(self, feats: list[Tensor], code: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Decode encoder features ``[f1, ..., f5]`` under ``code`` ``(B, n_attrs)``.
+
+        Returns the generated images ``(B, 3, S, S)`` in [−1, 1] (tanh) and, with ``mask``,
+        the mask ``(B, 1, S, S)`` in (0, 1) (else None), before any blending."""
         skips = self.select(feats, code)
         h = tile_concat([feats[-1]], code)  # (B, C5 + n_attrs, S/2^L, S/2^L) at the bottleneck
         for i, layer in enumerate(self.decoder[:-1]):
@@ -145,9 +161,32 @@ class Generator(nn.Module):
             if i < self.shortcut_layers:
                 parts.append(skips[i])
             h = tile_concat(parts, code if i < self.inject_layers else None)
-        return self.decoder[-1](h)
+        if not self.mask:
+            return self.decoder[-1](h), None
+        conv, tanh = self.decoder[-1]
+        out = conv(h)  # (B, 4, S, S): RGB logits and the mask logit
+        return tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
+
+    @staticmethod
+    def blend(x: Tensor, raw: Tensor, m: Tensor | None) -> Tensor:
+        """The output image: ``m·raw + (1 − m)·x`` with a mask, else ``raw``."""
+        return raw if m is None else x + m * (raw - x)
+
+    def decode(self, feats: list[Tensor], code: Tensor, x: Tensor | None = None) -> Tensor:
+        """Decode encoder features under ``code`` into images ``(B, 3, S, S)`` in [−1, 1];
+        with ``mask`` the input images ``x`` are needed for the blend."""
+        raw, m = self.decode_raw(feats, code)
+        if m is not None and x is None:
+            raise ValueError("a masked generator needs the input images x to decode")
+        return self.blend(x, raw, m)
 
     def forward(self, x: Tensor, code: Tensor) -> Tensor:
         """Edit images ``x`` ``(B, 3, S, S)`` in [−1, 1] under ``code`` ``(B, n_attrs)``
         (att_diff for STGAN, the target vector for AttGAN); returns ``(B, 3, S, S)``, tanh."""
-        return self.decode(self.encode(x), code)
+        return self.decode(self.encode(x), code, x)
+
+    def edit_mask(self, x: Tensor, code: Tensor) -> Tensor:
+        """The mask ``(B, 1, S, S)`` of the edit of ``x`` under ``code`` (ones without
+        ``mask``: every pixel comes from the generator)."""
+        _, m = self.decode_raw(self.encode(x), code)
+        return torch.ones_like(x[:, :1]) if m is None else m
