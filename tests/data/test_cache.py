@@ -95,3 +95,54 @@ def test_face_dataset_from_cache_matches_direct_and_pickles_small(tmp_path):
         xb, yb = cached[i]
         assert xa.equal(xb) and ya.equal(yb)
     assert len(pickle.dumps(cached)) < 4096  # workers reopen the memmap, no pixel copy
+
+
+def test_read_only_folder_is_one_error_naming_it_before_any_decoding(
+    tmp_path, read_only, monkeypatch
+):
+    import stgan.data.cache as cache
+
+    files = make_images(tmp_path, 3)
+    decoded = []
+    monkeypatch.setattr(cache, "load_image", lambda *a, **k: decoded.append(a))
+    read_only(tmp_path)
+    cdir = tmp_path / ".stgan-cache"
+    with pytest.raises(UserError) as e:
+        ensure_cache(tmp_path, files, "celeba", 8, cdir, "s", progress=False)
+    msg = str(e.value)
+    assert msg.startswith(f"cannot write the image cache in {cdir} (Read-only file system)")
+    assert "data.cache_dir=" in msg and "\n" not in msg
+    assert decoded == [] and not cdir.exists()
+
+
+def test_an_existing_cache_is_used_from_a_read_only_folder(tmp_path, read_only):
+    files = make_images(tmp_path, 3)
+    cdir = tmp_path / "c"
+    npy, _ = ensure_cache(tmp_path, files, "center", 8, cdir, "s", progress=False)
+    read_only(tmp_path)
+    assert ensure_cache(tmp_path, files, "center", 8, cdir, "s", progress=False) == (npy, False)
+
+
+def test_a_cache_dir_through_a_file_is_one_error_naming_it(tmp_path):
+    files = make_images(tmp_path, 2)
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    cdir = tmp_path / "notes.txt" / "cache"
+    with pytest.raises(UserError, match=f"cannot write the image cache in {cdir} .*cache_dir="):
+        ensure_cache(tmp_path, files, "center", 8, cdir, "s", progress=False)
+
+
+def test_disk_full_while_building_is_one_error_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+
+    import stgan.data.cache as cache
+
+    files = make_images(tmp_path, 3)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(np.lib.format, "open_memmap", full)
+    cdir = tmp_path / "c"
+    with pytest.raises(UserError, match="No space left on device.*data.cache_dir="):
+        cache.ensure_cache(tmp_path, files, "center", 8, cdir, "s", progress=False)
+    assert list(cdir.iterdir()) == []

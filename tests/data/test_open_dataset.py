@@ -153,3 +153,17 @@ def test_synthetic_written_as_celeba_layout_reads_back_identically(tmp_path):
     np.testing.assert_array_equal(ds.labels, mem.labels)
     for i in range(6):
         np.testing.assert_array_equal(ds.image_uint8(i), mem.image_uint8(i))
+
+
+def test_cache_in_a_read_only_data_folder_is_one_error_suggesting_cache_dir(tmp_path, read_only):
+    data = tmp_path / "data"
+    celeba_folder(data)
+    read_only(data)
+    with pytest.raises(UserError) as e:
+        open_dataset(DataConfig(dataset=str(data), cache=True), 16, "test", progress=False)
+    msg = str(e.value)
+    assert msg.startswith(f"cannot write the image cache in {data / '.stgan-cache'} (")
+    assert "set data.cache_dir=" in msg and "\n" not in msg
+    # the way out it names works
+    cfg = DataConfig(dataset=str(data), cache=True, cache_dir=str(tmp_path / "c"))
+    assert open_dataset(cfg, 16, "test", progress=False).cache.is_file()

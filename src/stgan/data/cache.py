@@ -7,7 +7,9 @@ a split are decoded once (crop and bicubic resize as in :mod:`stgan.data.transfo
 The key hashes the file names, their sizes and modification times, the crop and the size;
 any change rebuilds the cache. Building uses a progress bar and a process pool and writes
 atomically (temporary file, then :func:`os.replace`), so an interrupted build never leaves a
-cache that looks valid.
+cache that looks valid. A folder that cannot be written is reported before any decoding
+(set ``data.cache_dir`` to another folder); an up-to-date cache is read from a read-only
+folder as it is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Sequence
 from functools import partial
 from multiprocessing import get_context
@@ -128,15 +131,19 @@ def ensure_cache(
 
     Returns:
         ``(path of the .npy, whether it was (re)built now)``.
+
+    Raises:
+        UserError: a missing or unreadable image (naming it), or a ``cache_dir`` that cannot
+            be written (naming it, before any decoding).
     """
     cache_dir = Path(cache_dir)
     npy, index = cache_paths(cache_dir, name, crop, img_size)
     key = cache_key(image_dir, files, crop, img_size)
     shape = (len(files), img_size, img_size, 3)
     if _valid(npy, index, key, shape):
-        return npy, False
+        return npy, False  # reading needs no write access: a cache on read-only media works
+    check_writable(cache_dir)  # before any decoding
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
         index.unlink(missing_ok=True)  # the array below is no longer described by it
         build(image_dir, files, crop, img_size, npy, progress, workers)
         meta = {
@@ -150,12 +157,32 @@ def ensure_cache(
         tmp = index.with_name(f".{index.name}.tmp{os.getpid()}")
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(tmp, index)
-    except PermissionError as e:
-        raise UserError(
-            f"cannot write the image cache in {cache_dir} ({e.strerror}); set data.cache_dir "
-            "to a writable folder"
-        ) from None
+    except OSError as e:  # disk full, quota, permissions changed mid-build
+        raise _unwritable(cache_dir, e) from None
     return npy, True
+
+
+def _unwritable(cache_dir: Path, e: OSError) -> UserError:
+    return UserError(
+        f"cannot write the image cache in {cache_dir} ({e.strerror or e}); "
+        "set data.cache_dir=DIR to a writable folder with room for it"
+    )
+
+
+def check_writable(cache_dir: Path) -> None:
+    """Create ``cache_dir`` if needed and check that a file can be written into it.
+
+    Raises:
+        UserError: naming the folder and suggesting ``data.cache_dir`` (a read-only data
+            folder, a path through a file, no permission).
+    """
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=cache_dir, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise _unwritable(cache_dir, e) from None
 
 
 def open_cache(npy: Path) -> np.ndarray:
