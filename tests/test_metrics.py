@@ -6,13 +6,14 @@ import scipy.linalg
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from stgan.metrics import (
+    finite_mean,
     frechet_distance,
     generation_accuracy,
+    nan_mean,
     preservation_error,
     preservation_mean,
     psnr,
     ssim,
-    summarize,
 )
 
 
@@ -142,19 +143,15 @@ def test_preservation_mean_ignores_nan_and_edit_shapes_are_checked():
         generation_accuracy(np.zeros((2, 4, 3)), np.zeros((2, 4, 3)))
 
 
-def test_summarize_names_the_scalars():
-    pred_src, pred_edit, target = _three_attr_case()
-    s = summarize(
-        ["A", "B", "C"],
-        generation_accuracy(pred_edit, target),
-        preservation_error(pred_src, pred_edit),
-        psnr_values=np.array([30.0, np.inf, 32.0]),
-        ssim_values=np.array([0.9, 1.0]),
-    )
-    assert s["acc/A"] == 0.5 and s["acc/mean"] == pytest.approx(0.75)
-    assert s["pres/B"] == pytest.approx(0.25) and s["pres/A"] == 0.0
-    assert s["psnr/mean"] == 31.0 and s["psnr/n_inf"] == 1.0
-    assert s["ssim/mean"] == pytest.approx(0.95)
+def test_finite_and_nan_means_skip_what_they_name():
+    # identical reconstructions have infinite PSNR: left out of the mean, inf if all are
+    assert finite_mean([30.0, np.inf, 32.0]) == 31.0
+    assert finite_mean([np.inf, np.inf]) == np.inf
+    assert finite_mean([np.nan, 1.0, -np.inf]) == 1.0
+    # preservation entries without images are NaN: left out, NaN if all are
+    assert nan_mean([0.25, np.nan, 0.75, 0.5]) == 0.5
+    assert np.isnan(nan_mean([np.nan, np.nan]))
+    assert nan_mean([np.inf, 1.0]) == np.inf
 
 
 def _random_spd(rng, d):

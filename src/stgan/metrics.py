@@ -17,8 +17,6 @@ Everything is numpy, float64, deterministic; no function reads files or prints.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 DATA_RANGE = 255.0  # uint8 images (reference §6: metrics on uint8 PNG images)
@@ -243,41 +241,3 @@ def nan_mean(values) -> float:
     a = np.asarray(values, dtype=np.float64)
     a = a[~np.isnan(a)]
     return float(a.mean()) if a.size else float("nan")
-
-
-def summarize(
-    names: Sequence[str],
-    gen_acc: np.ndarray | None = None,
-    pres: np.ndarray | None = None,
-    psnr_values: np.ndarray | None = None,
-    ssim_values: np.ndarray | None = None,
-) -> dict[str, float]:
-    """Flat dict of named scalars for reports (reference §6), keys like ``'acc/Bald'``.
-
-    Args:
-        names: the n attribute names, in the order of the arrays.
-        gen_acc: (n,) from :func:`generation_accuracy`; gives ``acc/<name>`` and ``acc/mean``.
-        pres: (n, n) from :func:`preservation_error`; gives ``pres/<name>`` (row mean: error
-            of the edit of that attribute on the others) and ``pres/mean``.
-        psnr_values: per-image PSNR; gives ``psnr/mean`` (infinite values are skipped, as
-            an identical reconstruction has no finite PSNR) and ``psnr/n_inf``.
-        ssim_values: per-image SSIM; gives ``ssim/mean``.
-    """
-    out: dict[str, float] = {}
-    if gen_acc is not None:
-        gen_acc = np.asarray(gen_acc, dtype=np.float64)
-        out.update({f"acc/{n}": float(v) for n, v in zip(names, gen_acc, strict=True)})
-        out["acc/mean"] = float(gen_acc.mean())
-    if pres is not None:
-        pres = np.asarray(pres, dtype=np.float64)
-        if pres.shape != (len(names), len(names)):
-            raise ValueError(f"pres must be ({len(names)}, {len(names)}), got {pres.shape}")
-        for i, n in enumerate(names):
-            out[f"pres/{n}"] = nan_mean(np.delete(pres[i], i))
-        out["pres/mean"] = preservation_mean(pres)
-    if psnr_values is not None:
-        out["psnr/mean"] = finite_mean(psnr_values)
-        out["psnr/n_inf"] = float(np.isinf(np.asarray(psnr_values, dtype=np.float64)).sum())
-    if ssim_values is not None:
-        out["ssim/mean"] = float(np.mean(np.asarray(ssim_values, dtype=np.float64)))
-    return out
