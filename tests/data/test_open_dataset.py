@@ -1,7 +1,5 @@
 """open_dataset: dispatch on data.dataset, splits, attributes, crop and cache options."""
 
-import importlib.util
-
 import numpy as np
 import pytest
 import torch
@@ -124,9 +122,6 @@ def test_read_labels_both_layouts(tmp_path):
         read_labels(tmp_path / "nowhere")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("stgan.data.synthetic") is None, reason="synthetic.py not yet written"
-)
 def test_synthetic_splits():
     cfg = DataConfig(dataset="synthetic", synthetic_n=40, test_fraction=0.1, attrs=ATTRS)
     train, test, val, all_ = (
@@ -140,9 +135,6 @@ def test_synthetic_splits():
     assert test[0][0].equal(all_[40][0]) and val[0][0].equal(all_[44][0])
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("stgan.data.synthetic") is None, reason="synthetic.py not yet written"
-)
 def test_synthetic_written_as_celeba_layout_reads_back_identically(tmp_path):
     from stgan.data.synthetic import SyntheticDataset, write_celeba_layout
 
