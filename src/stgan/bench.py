@@ -5,12 +5,16 @@ tests never time anything."""
 from __future__ import annotations
 
 import resource
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from stgan.config import Config
+from stgan.data.cache import check_writable, ensure_cache
+from stgan.errors import UserError
 from stgan.models import build_discriminator, build_generator, count_parameters
 from stgan.trainer import Trainer
 
@@ -91,7 +95,7 @@ def train_speed(
 class InputSpeed:
     dataset: str
     img_size: int
-    path: str  # "jpeg" (decode + crop + resize per item) or "cache" (uint8 memmap)
+    path: str  # "jpeg" (decode + crop + resize per item), "cache" (uint8 memmap), "memory"
     images: int
     images_per_s: float
 
@@ -109,27 +113,59 @@ def input_speed(
     data_cfg, img_size: int, n: int = 2000, batch_size: int = 32, num_workers: int = 2
 ) -> list[InputSpeed]:
     """Images/s delivered by a DataLoader (``num_workers`` processes) for the direct path
-    (decode, crop, resize every item) and for the decoded cache (built first, not timed)."""
+    (decode, crop, resize every item) and for the decoded cache (built first, not timed).
+
+    The cache holds only the ``n`` images read and lives in a temporary folder, removed
+    afterwards: under ``data.cache_dir`` when it is set, else in the system's temporary
+    folder. Nothing is written into the data folder (which may be read-only).
+
+    Raises:
+        UserError: as :func:`stgan.data.open_dataset`; an unreadable image; a temporary
+            folder that cannot be written (naming it and suggesting ``data.cache_dir``).
+    """
     from dataclasses import replace
 
-    from torch.utils.data import DataLoader, Subset
+    from stgan.data import FaceDataset, open_dataset
 
-    from stgan.data import open_dataset
+    ds = open_dataset(replace(data_cfg, cache=False), img_size, "train", progress=False)
+    count = min(n, len(ds))
+    if not isinstance(ds, FaceDataset):  # synthetic faces: already decoded, in memory
+        return [_time_reading(ds, count, "memory", data_cfg, img_size, batch_size, num_workers)]
+    rows = [_time_reading(ds, count, "jpeg", data_cfg, img_size, batch_size, num_workers)]
+    parent = Path(data_cfg.cache_dir).expanduser() if data_cfg.cache_dir else None
+    if parent is not None:
+        check_writable(parent)
+    try:
+        tmp = tempfile.TemporaryDirectory(prefix="stgan-bench-", dir=parent)
+    except OSError as e:
+        raise UserError(
+            f"cannot create a temporary folder for the benchmark's cache in "
+            f"{parent or tempfile.gettempdir()} ({e.strerror or e}); set data.cache_dir=DIR "
+            "to a writable folder"
+        ) from None
+    with tmp as folder:
+        files = ds.files[:count]
+        npy, _ = ensure_cache(
+            ds.image_dir, files, ds.crop, img_size, Path(folder), "bench", progress=False
+        )
+        cached = FaceDataset(
+            ds.image_dir, files, ds.labels[:count], ds.attr_names, ds.crop, img_size, npy
+        )
+        rows.append(
+            _time_reading(cached, count, "cache", data_cfg, img_size, batch_size, num_workers)
+        )
+    return rows
 
-    out = []
-    for cached in (False, True):
-        cfg = replace(data_cfg, cache=cached)
-        ds = open_dataset(cfg, img_size, "train", progress=False)
-        sub = Subset(ds, range(min(n, len(ds))))
-        loader = DataLoader(
-            sub, batch_size=batch_size, num_workers=num_workers, persistent_workers=False
-        )
-        t0 = time.perf_counter()
-        count = sum(x.shape[0] for x, _ in loader)
-        dt = time.perf_counter() - t0
-        out.append(
-            InputSpeed(
-                str(data_cfg.dataset), img_size, "cache" if cached else "jpeg", count, count / dt
-            )
-        )
-    return out
+
+def _time_reading(ds, count, path, data_cfg, img_size, batch_size, num_workers) -> InputSpeed:
+    from torch.utils.data import Subset
+
+    from stgan.data.stream import loader_batches
+
+    batches = loader_batches(
+        Subset(ds, range(count)), batch_size=batch_size, num_workers=num_workers
+    )
+    t0 = time.perf_counter()
+    read = sum(x.shape[0] for x, _ in batches)
+    dt = time.perf_counter() - t0
+    return InputSpeed(str(data_cfg.dataset), img_size, path, read, read / dt)
