@@ -1,0 +1,82 @@
+"""Options shared by several commands (a leaf: imports no other CLI module)."""
+
+from __future__ import annotations
+
+import argparse
+
+from stgan.config import PRESETS, SHIPPED
+
+CROPS = ("celeba", "none", "center")
+
+
+def add_config(p: argparse.ArgumentParser, default_note: str, preset: bool = True) -> None:
+    """--config, --preset and --set, the three ways to choose a configuration."""
+    p.add_argument(
+        "--config", help=f"shipped config ({', '.join(SHIPPED)}) or a TOML file; {default_note}"
+    )
+    if preset:
+        p.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
+    add_set(p)
+
+
+def add_set(
+    p: argparse.ArgumentParser,
+    metavar: str = "SECTION.KEY=VALUE",
+    help: str = "override a config field, e.g. --set train.batch_size=16 (repeatable)",
+) -> None:
+    p.add_argument("--set", action="append", default=[], metavar=metavar, help=help)
+
+
+def add_data(p: argparse.ArgumentParser, help: str | None = None, **kw) -> None:
+    p.add_argument(
+        "--data",
+        help=help
+        or "'synthetic' (default) or a folder in CelebA layout (list_attr_celeba.txt) or with "
+        "images and a CSV of labels",
+        **kw,
+    )
+
+
+def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    p.add_argument("--device", default=default, help="auto | cpu | cuda | cuda:N | mps")
+
+
+def add_quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars (results are still printed)"
+    )
+
+
+def add_overwrite(p: argparse.ArgumentParser, what: str = "existing output files") -> None:
+    p.add_argument("--overwrite", action="store_true", help=f"replace {what}")
+
+
+def add_crop(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument("--crop", choices=CROPS, help=help)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (``--max-steps 0`` is an error before any work)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return v
+
+
+def with_data(sets: list[str], data: str | None) -> list[str]:
+    """``--data DIR`` is the override ``data.dataset=DIR``, applied after the other --set."""
+    return [*sets, f"data.dataset={data}"] if data else list(sets)
