@@ -72,8 +72,12 @@ def test_errors(tmp_path):
         open_dataset(DataConfig(dataset=str(tmp_path / "nope")), 16, "train")
     celeba_folder(tmp_path)
     cfg = DataConfig(dataset=str(tmp_path), attrs=("Bald", "Smiley"))
-    with pytest.raises(UserError, match="unknown attribute Smiley.*valid names: 5_o_Clock"):
+    with pytest.raises(UserError) as e:
         open_dataset(cfg, 16, "train")
+    assert str(e.value) == (
+        f"label file {tmp_path / 'list_attr_celeba.txt'} has no column Smiley "
+        f"(it has: {', '.join(CELEBA_ATTRS)})"
+    )
     with pytest.raises(UserError, match="repeats a name"):
         open_dataset(DataConfig(dataset=str(tmp_path), attrs=("Male", "Male")), 16, "train")
     cfg = DataConfig(dataset=str(tmp_path), crop="none")
@@ -118,8 +122,21 @@ def test_read_labels_both_layouts(tmp_path):
     # a label file itself
     assert read_labels(tmp_path / "s" / "mine.csv")[1] == [f"p{i}.png" for i in range(5)]
     assert read_labels(tmp_path / "c" / "list_attr_celeba.txt")[1] == files
-    with pytest.raises(UserError, match="does not exist"):
-        read_labels(tmp_path / "nowhere")
+    for missing in ("nowhere", "missing.txt", "missing.csv"):
+        with pytest.raises(UserError, match=f"^label file {tmp_path / missing} does not exist;"):
+            read_labels(tmp_path / missing)
+
+
+def test_label_columns_name_the_file_and_what_it_has(tmp_path):
+    from stgan.data import label_columns
+
+    assert label_columns(["Hat", "Bald"], ["Bald", "Male", "Hat"], "l.csv") == [2, 0]
+    with pytest.raises(UserError) as e:
+        label_columns(["Hat", "Wig", "Bald", "Cap"], ["Bald", "Hat"], tmp_path / "l.csv")
+    assert (
+        str(e.value)
+        == f"label file {tmp_path / 'l.csv'} has no columns Wig, Cap (it has: Bald, Hat)"
+    )
 
 
 def test_synthetic_splits():

@@ -9,6 +9,7 @@ never by position (reference §8); :func:`read_labels` exposes the table for eva
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stgan.attributes import check_names
 from stgan.data import celeba, csvfolder
 from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache
 from stgan.data.celeba import LabelTable, split_indices
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from stgan.config import DataConfig
     from stgan.data.synthetic import SyntheticDataset
 
-__all__ = ["FaceDataset", "open_dataset", "read_labels", "read_table"]
+__all__ = ["FaceDataset", "label_columns", "open_dataset", "read_labels", "read_table"]
 
 
 class FaceDataset(Dataset):
@@ -123,12 +123,37 @@ def read_labels(path: str | Path) -> tuple[list[str], list[str], np.ndarray]:
     evaluation joins labels to its outputs by file name.
     """
     p = Path(path).expanduser()
+    if not p.exists():
+        raise UserError(
+            f"label file {path} does not exist; give a CelebA list_attr_celeba.txt, a CSV of "
+            "labels, or a folder holding one"
+        )
     if p.is_file():
         parse = csvfolder.parse_csv if p.suffix.lower() == ".csv" else celeba.parse_attr_file
         names, files, labels = parse(p)
         return list(names), files, labels
     t = read_table(p)
     return list(t.names), list(t.files), t.labels
+
+
+def label_columns(wanted: Sequence[str], names: Sequence[str], path: str | Path) -> list[int]:
+    """The column of each ``wanted`` attribute among a label file's ``names``.
+
+    Args:
+        wanted: attribute names, e.g. ``data.attrs`` or a generator's attributes.
+        names: the columns of the label file, in file order.
+        path: the label file, for the message.
+
+    Raises:
+        UserError: ``label file PATH has no column NAME (it has: ...)``.
+    """
+    missing = [a for a in wanted if a not in names]
+    if missing:
+        s = "s" if len(missing) > 1 else ""
+        raise UserError(
+            f"label file {path} has no column{s} {', '.join(missing)} (it has: {', '.join(names)})"
+        )
+    return [list(names).index(a) for a in wanted]
 
 
 def _synthetic(cfg: DataConfig, img_size: int, split: str, progress: bool) -> SyntheticDataset:
@@ -167,9 +192,9 @@ def open_dataset(
     table = read_table(folder)
     dirs = celeba.IMAGE_DIRS if celeba.is_celeba_folder(folder) else csvfolder.IMAGE_DIRS
     image_dir = celeba.find_image_dir(folder, table.files, dirs)
-    check_names(cfg.attrs, table.names, where=str(table.path))
     if len(set(cfg.attrs)) != len(cfg.attrs):
         raise UserError(f"data.attrs repeats a name ({', '.join(cfg.attrs)}); list each once")
+    cols = label_columns(cfg.attrs, table.names, table.path)
     celeba.check_images(image_dir, table.files, table.path)
     rows = split_indices(len(table.files), split, cfg.test_fraction, table.partition)
     if len(rows) == 0:
@@ -177,7 +202,6 @@ def open_dataset(
             f"split {split!r} of {folder} is empty ({len(table.files)} images, "
             f"data.test_fraction={cfg.test_fraction}); add images or change the split"
         )
-    cols = [table.names.index(a) for a in cfg.attrs]
     files = [table.files[r] for r in rows]
     labels = table.labels[np.ix_(rows, cols)]
     load_image(image_dir / files[0], cfg.crop, img_size)  # fail early if the crop does not fit
