@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from stgan.cli import main
+from stgan.config import DataConfig
 from stgan.errors import UserError
 from stgan.judge import (
     FORMAT,
@@ -122,9 +123,18 @@ def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     assert "| Eyeglasses |" in printed and "majority baseline" in printed
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["accuracy"]) == ["Male", "Eyeglasses", "Bangs"]
-    assert metrics["n_images"] == 10 and 0 <= metrics["accuracy_mean"] <= 1
     judge = Judge.from_file(out)  # the folder works as well as the file
     assert judge.attr_names == ("Male", "Eyeglasses", "Bangs") and judge.crop == "none"
+    # the reported accuracy, recomputed on the held-out split with the saved judge
+    from stgan.data import open_dataset
+
+    data = DataConfig(dataset="synthetic", synthetic_n=96, attrs=judge.attr_names)
+    test = open_dataset(data, 32, "test", progress=False)
+    images = np.stack([test.image_uint8(i) for i in range(len(test))])
+    hits = judge.predict(images) == (test.labels > 0.5)
+    assert metrics["n_images"] == len(test) == 10
+    assert list(metrics["accuracy"].values()) == pytest.approx(hits.mean(0).tolist(), abs=1e-12)
+    assert metrics["accuracy_mean"] == pytest.approx(hits.mean(), abs=1e-12)
     assert judge.info["metrics"]["accuracy_mean"] == metrics["accuracy_mean"]
     assert main(argv) == 2  # refuses to overwrite
     assert main([*argv[:-3], "--attrs", "Nope", "--overwrite"]) == 2
