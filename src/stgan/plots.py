@@ -171,3 +171,48 @@ def loss_curves(path: str | Path, rows: Sequence[Mapping[str, float]], dpi: int 
     _save(fig, path, dpi)
     plt.close(fig)
     return True
+
+
+def quality_vs_compute(path: str | Path, result: Mapping, dpi: int = 100) -> bool:
+    """Quality against training compute (an ablation, :mod:`stgan.ablation`): one panel per
+    metric (ground-truth edit PSNR with the identity baseline, accuracy, reconstruction PSNR,
+    preservation error), CPU seconds on the x axis, one line per variant."""
+    plt = _pyplot()
+    if plt is None:
+        return False
+    panels = [
+        ("gt_edit_psnr", "ground-truth edit PSNR (dB)", 1.0),
+        ("accuracy_mean", "attribute accuracy (%)", 100.0),
+        ("psnr", "reconstruction PSNR (dB)", 1.0),
+        ("preservation_mean", "preservation error (%)", 100.0),
+    ]
+    variants = result["variants"]
+    has = [
+        p
+        for p in panels
+        if any(pt.get(p[0]) is not None for v in variants.values() for pt in v["curve"])
+    ]
+    fig, axes = plt.subplots(1, len(has), figsize=(4.2 * len(has), 3.4), squeeze=False)
+    for ax, (key, label, scale) in zip(axes[0], has, strict=True):
+        for name, rec in variants.items():
+            pts = [p for p in rec["curve"] if p.get(key) is not None]
+            if pts:
+                xs = [p["cpu_seconds"] for p in pts]
+                ax.plot(xs, [scale * p[key] for p in pts], marker="o", label=name)
+        if key == "gt_edit_psnr":
+            ident = [
+                p["gt_identity_psnr"]
+                for v in variants.values()
+                for p in v["curve"]
+                if p.get("gt_identity_psnr") is not None
+            ]
+            if ident:
+                ax.axhline(ident[0], color="grey", linestyle="--", label="identity (no edit)")
+        ax.set_xlabel("training CPU seconds")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, path, dpi)
+    plt.close(fig)
+    return True

@@ -41,9 +41,15 @@ VARIANTS: tuple[str, ...] = ("attgan-ed", "attgan", "attgan-2s", "attgan-unet", 
 LOG = Callable[[str], None]
 
 
-def variant_config(config: str, variant: str, overrides: Sequence[str], data: str | None):
-    """The config of one variant: shipped name or file ← variant preset ← ``--set``."""
-    cfg = load(config, variant, list(overrides))
+def variant_config(
+    config: str,
+    variant: str,
+    overrides: Sequence[str],
+    data: str | None,
+    recipe: str | None = None,
+):
+    """The config of one variant: shipped name or file ← recipe ← variant preset ← ``--set``."""
+    cfg = load(config, variant, list(overrides), recipe=recipe)
     if data:
         cfg = replace(cfg, data=replace(cfg.data, dataset=data))
     return cfg
@@ -98,7 +104,8 @@ def get_judge(
     progress: bool,
 ) -> Judge:
     """The given judge, the one already trained in ``out/judge``, or a new one on the data."""
-    from stgan.judge import FILE_NAME, fit_judge, format_accuracy_table, json_ready, save_judge
+    from stgan.jsonio import json_ready
+    from stgan.judge import FILE_NAME, fit_judge, format_accuracy_table, save_judge
     from stgan.runtime import seed_everything
 
     if classifier:
@@ -145,6 +152,7 @@ def run_study(
     device: torch.device | str = "cpu",
     progress: bool = True,
     log: LOG = print,
+    recipe: str | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate every variant; write ``study.json``, ``study.md`` and figures.
 
@@ -163,6 +171,7 @@ def run_study(
         device: where to train and evaluate.
         progress: progress bars.
         log: where the one-line messages go.
+        recipe: the training recipe of every variant (None: the config's own).
 
     Returns:
         The content of ``study.json``.
@@ -175,7 +184,7 @@ def run_study(
         raise UserError("name at least one variant to study")
     if max_steps is not None and max_steps < 1:
         raise UserError(f"--max-steps must be ≥ 1, got {max_steps}")
-    cfgs = {v: variant_config(config, v, overrides, data) for v in variants}
+    cfgs = {v: variant_config(config, v, overrides, data, recipe) for v in variants}
     base = cfgs[variants[0]]
     for v, c in cfgs.items():
         if c.data != base.data or c.model.img_size != base.model.img_size:
@@ -248,6 +257,7 @@ def run_study(
         results[v] = {**record, "eval": result}
     study = {
         "config": config,
+        "recipe": base.recipe,
         "data": base.data.dataset,
         "img_size": base.model.img_size,
         "budget": {"max_steps": max_steps, "max_minutes": max_minutes},
