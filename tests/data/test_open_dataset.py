@@ -156,12 +156,41 @@ def test_synthetic_written_as_celeba_layout_reads_back_identically(tmp_path):
     from stgan.data.synthetic import SyntheticDataset, write_celeba_layout
 
     write_celeba_layout(tmp_path, n=6, size=16, seed=0, progress=False, workers=0)
-    ds = open_dataset(DataConfig(dataset=str(tmp_path), crop="none"), 16, "all", progress=False)
     mem = SyntheticDataset(16, range(6), seed=0, progress=False)
-    assert ds.files == mem.files
-    np.testing.assert_array_equal(ds.labels, mem.labels)
-    for i in range(6):
-        np.testing.assert_array_equal(ds.image_uint8(i), mem.image_uint8(i))
+    # data.crop left at its default (celeba, which cannot apply to square images) and explicit
+    for cfg in (DataConfig(dataset=str(tmp_path)), DataConfig(dataset=str(tmp_path), crop="none")):
+        ds = open_dataset(cfg, 16, "all", progress=False)
+        assert ds.files == mem.files and ds.crop == "none"
+        np.testing.assert_array_equal(ds.labels, mem.labels)
+        for i in range(6):
+            np.testing.assert_array_equal(ds.image_uint8(i), mem.image_uint8(i))
+
+
+def test_a_synth_folder_records_its_crop_and_resolve_crop_says_when_it_uses_it(tmp_path):
+    import json
+
+    from stgan.data import resolve_crop
+    from stgan.data.synthetic import write_celeba_layout
+
+    write_celeba_layout(tmp_path, n=3, size=16, seed=0, progress=False, workers=0)
+    assert json.loads((tmp_path / "stgan-data.json").read_text())["crop"] == "none"
+    default = DataConfig(dataset=str(tmp_path))
+    cfg, note = resolve_crop(default)
+    assert cfg == DataConfig(dataset=str(tmp_path), crop="none")
+    assert note.startswith(f"{tmp_path} records data.crop=none") and "\n" not in note
+    explicit = DataConfig(dataset=str(tmp_path), crop="center")
+    assert resolve_crop(explicit) == (explicit, "")  # a crop the user chose is kept
+    assert open_dataset(explicit, 8, "all", progress=False).crop == "center"
+    plain = tmp_path / "plain"
+    celeba_folder(plain)  # no stgan-data.json: read as configured
+    assert resolve_crop(DataConfig(dataset=str(plain))) == (DataConfig(dataset=str(plain)), "")
+    assert resolve_crop(DataConfig()) == (DataConfig(), "")  # synthetic
+    (tmp_path / "stgan-data.json").write_text('{"crop": "tight"}')
+    with pytest.raises(UserError, match="stgan-data.json records crop 'tight'"):
+        resolve_crop(default)
+    (tmp_path / "stgan-data.json").write_text("{not json")
+    with pytest.raises(UserError, match=r"cannot read .*stgan-data\.json"):
+        open_dataset(default, 16, "all", progress=False)
 
 
 def test_cache_in_a_read_only_data_folder_is_one_error_suggesting_cache_dir(tmp_path, read_only):

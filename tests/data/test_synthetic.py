@@ -336,7 +336,7 @@ def test_write_celeba_layout(tmp_path, monkeypatch, workers, faces):
         img = np.asarray(Image.open(tmp_path / "img_align_celeba" / files[k]).convert("RGB"))
         np.testing.assert_array_equal(img, faces.render(k, 32))
     left = sorted(p.name for p in tmp_path.iterdir())  # no temporary folder left behind
-    assert left == ["img_align_celeba", "list_attr_celeba.txt"]
+    assert left == ["img_align_celeba", "list_attr_celeba.txt", "stgan-data.json"]
     with pytest.raises(UserError, match="already exists"):
         write_celeba_layout(tmp_path, 5, 32, progress=False)
 

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from stgan.data import celeba, csvfolder
 from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache
 from stgan.data.celeba import LabelTable, split_indices
+from stgan.data.folderinfo import resolve_crop
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 from stgan.imageio import to_float
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
     from stgan.config import DataConfig
     from stgan.data.synthetic import SyntheticDataset
 
-__all__ = ["FaceDataset", "label_columns", "open_dataset", "read_labels", "read_table"]
+__all__ = [
+    "FaceDataset",
+    "label_columns",
+    "open_dataset",
+    "read_labels",
+    "read_table",
+    "resolve_crop",
+]
 
 
 class FaceDataset(Dataset):
@@ -178,17 +186,21 @@ def open_dataset(
     ``cfg.dataset`` is ``"synthetic"`` or a folder: CelebA layout if it holds
     ``list_attr_celeba.txt``, else images with a CSV. ``cfg.crop``, ``cfg.test_fraction``,
     ``cfg.cache`` and ``cfg.cache_dir`` apply to folders; the split rule is
-    :func:`stgan.data.celeba.split_indices`.
+    :func:`stgan.data.celeba.split_indices`. A folder written by ``stgan data synth`` is read
+    with the crop it records (``none``) when ``cfg.crop`` is the default: see
+    :func:`resolve_crop`, which a caller recording the config of a run should apply first.
 
     Raises:
-        UserError: missing folder or label file, malformed labels, missing images, unknown
-            attribute names, an image the crop does not fit, or an empty split.
+        UserError: missing folder or label file, malformed labels, missing images, a label
+            file without a column of ``cfg.attrs``, an image the crop does not fit, an empty
+            split, or a cache folder that cannot be written.
     """
     if split not in celeba.SPLITS:
         raise UserError(f"unknown split {split!r}; valid: {', '.join(celeba.SPLITS)}")
     if cfg.dataset == "synthetic":
         return _synthetic(cfg, img_size, split, progress)
     folder = _folder(cfg.dataset)
+    cfg, _ = resolve_crop(cfg)  # a `stgan data synth` folder is read uncropped by default
     table = read_table(folder)
     dirs = celeba.IMAGE_DIRS if celeba.is_celeba_folder(folder) else csvfolder.IMAGE_DIRS
     image_dir = celeba.find_image_dir(folder, table.files, dirs)

@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from stgan.attributes import DEFAULT_ATTRS, check_names
+from stgan.data.folderinfo import INFO_FILE, info_text
 from stgan.data.synth import (
     ATTRS,
     MAX_SIZE,
@@ -204,11 +205,13 @@ def write_celeba_layout(
 ) -> None:
     """Write samples ``0 .. n-1`` of ``seed`` as a CelebA-layout folder.
 
-    Creates ``out_dir/img_align_celeba/000001.png ...`` (square ``size`` px images: read
-    them with ``data.crop=none``) and ``out_dir/list_attr_celeba.txt`` in CelebA's format:
-    the count, the 13 attribute names, then one row per image of ±1 values. Everything is
-    written into a temporary folder inside ``out_dir`` and moved into place at the end (the
-    label file last), so an error or an interrupt leaves no half-written dataset.
+    Creates ``out_dir/img_align_celeba/000001.png ...`` (square ``size`` px images),
+    ``out_dir/list_attr_celeba.txt`` in CelebA's format (the count, the 13 attribute names,
+    then one row per image of ±1 values) and ``out_dir/stgan-data.json``, which records
+    ``crop: none`` so that the folder is read uncropped without ``data.crop=none``
+    (:mod:`stgan.data.folderinfo`). Everything is written into a temporary folder inside
+    ``out_dir`` and moved into place at the end (the label file last), so an error or an
+    interrupt leaves no half-written dataset.
 
     Args:
         out_dir: destination folder (created if missing).
@@ -227,7 +230,7 @@ def write_celeba_layout(
     _check_size(size)
     SyntheticFaces(seed)  # validates the seed
     out = Path(out_dir).expanduser()
-    for name in (IMAGE_DIR, LABEL_FILE):
+    for name in (IMAGE_DIR, LABEL_FILE, INFO_FILE):
         if (out / name).exists():
             raise UserError(
                 f"{out / name} already exists; delete it or choose another output folder"
@@ -253,7 +256,10 @@ def write_celeba_layout(
             values = " ".join(f"{2 * int(v) - 1:2d}" for v in row)
             lines.append(f"{_file_name(i)} {values}")
         (tmp / LABEL_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        info = info_text("none", written_by="stgan data synth", size=size, seed=seed)
+        (tmp / INFO_FILE).write_text(info, encoding="utf-8")
         os.replace(img_dir, out / IMAGE_DIR)
+        os.replace(tmp / INFO_FILE, out / INFO_FILE)
         os.replace(tmp / LABEL_FILE, out / LABEL_FILE)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
