@@ -19,16 +19,20 @@ never by position, reference §8):
 ±1.5`` for STGAN's difference input); other strengths, e.g. 0.5 (``att_diff = ±1``, the
 training scale), are reported next to it.
 
-:func:`evaluate` computes the numbers from a generator and a dataset; :func:`write_report`
-writes ``metrics.json``, ``report.md`` and the figures; :func:`evaluate_checkpoint` does
-both for a checkpoint file (``stgan eval``).
+:func:`evaluate` computes the numbers from a generator and a dataset: one pass of the
+generator over the test images (:func:`generator_pass`) feeds one accumulator per metric
+(:class:`Reconstruction`, :class:`JudgeVerdicts`, :class:`GroundTruth`, :class:`FIDFeatures`),
+and each reported number is one small function of what they gathered
+(:func:`generation_accuracy`, :func:`preservation`, :func:`judge_on_real`, ...).
+:func:`stgan.report.write_report` writes ``metrics.json``, ``report.md`` and the figures;
+:func:`evaluate_checkpoint` does both for a checkpoint file (``stgan eval``).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +45,10 @@ from stgan import metrics
 from stgan.attributes import check_names
 from stgan.editing import edit, flip_target, reconstruct
 from stgan.errors import UserError
-from stgan.imageio import atomic_write_bytes, to_float, to_uint8
-from stgan.judge import Judge, json_ready
-
-REPORT_FILES = ("metrics.json", "report.md", "accuracy.png", "preservation.png")
+from stgan.imageio import to_float, to_uint8
+from stgan.jsonio import json_ready
+from stgan.judge import Judge
+from stgan.report import write_report
 
 
 def source_labels(
@@ -73,6 +77,211 @@ def source_labels(
     rows = [row_of[f] for f in dataset.files]
     cols = [list(t_names).index(n) for n in names]
     return np.asarray(t_labels)[np.ix_(rows, cols)].astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# the generator pass
+
+
+@dataclass
+class Batch:
+    """One batch of test images through the generator: reconstructions and every edit.
+
+    ``targets[k][i]`` and ``edits[k][i]`` are the target labels and the edited images when
+    attribute ``i`` is flipped at strength ``k``.
+    """
+
+    index: range  # the dataset items
+    real: np.ndarray  # (B, S, S, 3) uint8
+    rec: np.ndarray  # (B, S, S, 3) uint8: G(x, 0)
+    targets: list[list[np.ndarray]]  # [strength][attribute] (B, n) uint8 0/1
+    edits: list[list[np.ndarray]]  # [strength][attribute] (B, S, S, 3) uint8
+
+
+def generator_pass(
+    G: nn.Module,
+    names: Sequence[str],
+    dataset,
+    source01: np.ndarray,
+    label: str,
+    thres_int: float,
+    strengths: Sequence[float],
+    batch_size: int,
+    device: torch.device,
+    progress: bool,
+) -> Iterator[Batch]:
+    """Reconstruct every item of ``dataset`` and flip each attribute in turn (conflict rules
+    applied, :func:`stgan.editing.flip_target`) at every strength, ``batch_size`` items at
+    a time."""
+    bar = tqdm(total=len(dataset), desc="evaluate", unit="img", disable=not progress)
+    for start in range(0, len(dataset), batch_size):
+        idx = range(start, min(start + batch_size, len(dataset)))
+        x_u8 = np.stack([dataset.image_uint8(i) for i in idx])  # (B, S, S, 3)
+        x = to_float(x_u8).to(device)  # (B, 3, S, S) in [-1, 1]
+        src = torch.as_tensor(source01[start : idx.stop], dtype=torch.float32, device=device)
+        rec = to_uint8(reconstruct(G, x, src, label, thres_int))
+        targets, edits = [], []
+        for strength in strengths:
+            t_k, e_k = [], []
+            for i in range(len(names)):
+                tgt01, tgt_enc = flip_target(src, names, i, thres_int, strength)
+                e_k.append(to_uint8(edit(G, x, src, tgt_enc, label, thres_int)))
+                t_k.append(tgt01.cpu().numpy().astype(np.uint8))
+            targets.append(t_k)
+            edits.append(e_k)
+        yield Batch(idx, x_u8, rec, targets, edits)
+        bar.update(len(idx))
+    bar.close()
+
+
+# --------------------------------------------------------------------------------------------
+# metrics: accumulators fed by the pass, and one small function per number
+
+
+class Reconstruction:
+    """PSNR and SSIM between each image and its reconstruction ``G(x, 0)``, on uint8."""
+
+    def __init__(self):
+        self.psnr: list[np.ndarray] = []
+        self.ssim: list[np.ndarray] = []
+
+    def update(self, b: Batch) -> None:
+        self.psnr.append(metrics.psnr(b.real, b.rec))
+        self.ssim.append(metrics.ssim(b.real, b.rec))
+
+    def result(self) -> dict[str, Any]:
+        """Mean PSNR over the images not reconstructed exactly (their PSNR is infinite, and
+        counted), mean SSIM."""
+        psnr, ssim = np.concatenate(self.psnr), np.concatenate(self.ssim)
+        return {
+            "psnr": metrics.finite_mean(psnr),
+            "ssim": float(ssim.mean()),
+            "psnr_n_inf": int(np.isinf(psnr).sum()),
+        }
+
+
+class JudgeVerdicts:
+    """The judge's 0/1 predictions on the unedited images and on every edit."""
+
+    def __init__(self, judge: Judge, names: Sequence[str], n_strengths: int):
+        self.judge, self.cols = judge, judge.columns(names)
+        self.source: list[np.ndarray] = []  # (B, n) per batch
+        self.edit: list[list[np.ndarray]] = [[] for _ in range(n_strengths)]  # (n, B, n)
+        self.target: list[list[np.ndarray]] = [[] for _ in range(n_strengths)]  # (n, B, n)
+
+    def update(self, b: Batch) -> None:
+        self.source.append(self.judge.predict(b.real)[:, self.cols])
+        for k, edits in enumerate(b.edits):
+            self.edit[k].append(np.stack([self.judge.predict(e)[:, self.cols] for e in edits]))
+            self.target[k].append(np.stack(b.targets[k]))
+
+    def sources(self) -> np.ndarray:
+        """Predictions on the unedited images (N, n)."""
+        return np.concatenate(self.source)
+
+    def edits(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Predictions on the edits at strength ``k`` and their targets, each (n, N, n)."""
+        return np.concatenate(self.edit[k], axis=1), np.concatenate(self.target[k], axis=1)
+
+
+def generation_accuracy(
+    names: Sequence[str], pred_edit: np.ndarray, target: np.ndarray
+) -> dict[str, Any]:
+    """Per attribute, how often the judge sees the flipped value after flipping it (paper
+    §4.1); (n, N, n) predictions and targets."""
+    acc = metrics.generation_accuracy(pred_edit, target)  # (n,)
+    return {
+        "accuracy": dict(zip(names, map(float, acc), strict=True)),
+        "accuracy_mean": float(acc.mean()),
+    }
+
+
+def preservation(
+    names: Sequence[str], pred_src: np.ndarray, pred_edit: np.ndarray, target: np.ndarray
+) -> dict[str, Any]:
+    """How often the judge's prediction of each *other* attribute changed with an edit (an
+    (n, n) matrix with a NaN diagonal; changes the conflict rules asked for are no errors),
+    per edited attribute and overall."""
+    pres = metrics.preservation_error(pred_src, pred_edit, target)  # (n, n)
+    rows = [np.delete(pres[i], i) for i in range(len(names))]
+    return {
+        "matrix": pres.tolist(),
+        "per_attr": {nm: metrics.nan_mean(r) for nm, r in zip(names, rows, strict=True)},
+        "mean": metrics.preservation_mean(pres),
+    }
+
+
+def judge_on_real(names: Sequence[str], pred_src: np.ndarray, source01: np.ndarray) -> dict:
+    """The judge's accuracy on the unedited images: an upper bound on what it can certify."""
+    acc = (pred_src == source01).mean(axis=0, dtype=np.float64)
+    return {
+        "accuracy": dict(zip(names, map(float, acc), strict=True)),
+        "accuracy_mean": float(acc.mean()),
+    }
+
+
+class GroundTruth:
+    """Each edit at the main strength against the same face rendered with the target labels
+    (:meth:`SyntheticDataset.counterfactual`), next to the unedited image against it."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.scores: dict[str, list[np.ndarray]] = {k: [] for k in _GT_KEYS}  # (n, B) each
+
+    def update(self, b: Batch) -> None:
+        per_attr: dict[str, list[np.ndarray]] = {k: [] for k in _GT_KEYS}
+        for tgt01, x_edit in zip(b.targets[0], b.edits[0], strict=True):
+            truth = np.stack(
+                [self.dataset.counterfactual(j, t) for j, t in zip(b.index, tgt01, strict=True)]
+            )
+            per_attr["psnr"].append(metrics.psnr(x_edit, truth))
+            per_attr["ssim"].append(metrics.ssim(x_edit, truth))
+            per_attr["id_psnr"].append(metrics.psnr(b.real, truth))
+            per_attr["id_ssim"].append(metrics.ssim(b.real, truth))
+        for key, v in per_attr.items():
+            self.scores[key].append(np.stack(v))
+
+    def result(self, names: Sequence[str]) -> dict[str, Any]:
+        g = {key: np.concatenate(v, axis=1) for key, v in self.scores.items()}  # (n, N)
+        return {
+            "edit_psnr": _per_attr(names, g["psnr"], psnr=True),
+            "edit_ssim": _per_attr(names, g["ssim"], psnr=False),
+            "identity_psnr": _per_attr(names, g["id_psnr"], psnr=True),
+            "identity_ssim": _per_attr(names, g["id_ssim"], psnr=False),
+        }
+
+
+_GT_KEYS = ("psnr", "ssim", "id_psnr", "id_ssim")
+
+
+def _per_attr(names: Sequence[str], values: np.ndarray, psnr: bool) -> dict[str, Any]:
+    """Per-attribute means of (n, N) scores and their mean (PSNR: finite values only)."""
+    avg = metrics.finite_mean if psnr else (lambda r: float(np.mean(r)))
+    vals = [avg(r) for r in values]
+    return {"per_attr": dict(zip(names, vals, strict=True)), "mean": avg(np.asarray(vals))}
+
+
+class FIDFeatures:
+    """Inception features of the real images and of every edit at the main strength."""
+
+    def __init__(self, inception):
+        self.inception = inception
+        self.real: list[np.ndarray] = []
+        self.fake: list[np.ndarray] = []
+
+    def update(self, b: Batch) -> None:
+        self.real.append(self.inception(b.real))
+        self.fake.extend(self.inception(e) for e in b.edits[0])
+
+    def result(self) -> float:
+        """FID of the edited images against the real ones."""
+        from stgan.fid import fid_from_features
+
+        return fid_from_features(np.concatenate(self.fake), np.concatenate(self.real))
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluation
 
 
 @torch.no_grad()
@@ -127,131 +336,46 @@ def evaluate(
         raise ValueError(f"source01 must be ({N}, {n}), got {source01.shape}")
     device = torch.device(device)
     G = G.to(device).eval()
-    cols = judge.columns(names) if judge is not None else None
-    has_gt = hasattr(dataset, "counterfactual")
 
-    # per batch: reconstruction scores (B,), judge on sources (B, n); per strength k the
-    # judge on edits and the targets (n, B, n); at the main strength, ground truth (n, B)
-    rec_psnr, rec_ssim, pred_src = [], [], []
-    pred_edit: list[list[np.ndarray]] = [[] for _ in strengths]
-    targets: list[list[np.ndarray]] = [[] for _ in strengths]
-    gt: dict[str, list[np.ndarray]] = {k: [] for k in ("psnr", "ssim", "id_psnr", "id_ssim")}
-    feats_real, feats_fake = [], []
+    rec = Reconstruction()
+    verdicts = JudgeVerdicts(judge, names, len(strengths)) if judge is not None else None
+    gt = GroundTruth(dataset) if hasattr(dataset, "counterfactual") else None
+    fid = FIDFeatures(inception) if inception is not None else None
+    accumulators = [a for a in (rec, verdicts, gt, fid) if a is not None]
+    batches = generator_pass(
+        G, names, dataset, source01, label, thres_int, strengths, batch_size, device, progress
+    )
+    for batch in batches:
+        for acc in accumulators:
+            acc.update(batch)
 
-    bar = tqdm(total=N, desc="evaluate", unit="img", disable=not progress)
-    for start in range(0, N, batch_size):
-        idx = range(start, min(start + batch_size, N))
-        x_u8 = np.stack([dataset.image_uint8(i) for i in idx])  # (B, S, S, 3)
-        x = to_float(x_u8).to(device)  # (B, 3, S, S) in [-1, 1]
-        src = torch.as_tensor(source01[start : idx.stop], dtype=torch.float32, device=device)
-        x_rec = to_uint8(reconstruct(G, x, src, label, thres_int))
-        rec_psnr.append(metrics.psnr(x_u8, x_rec))
-        rec_ssim.append(metrics.ssim(x_u8, x_rec))
-        if judge is not None:
-            pred_src.append(judge.predict(x_u8)[:, cols])
-        if inception is not None:
-            feats_real.append(inception(x_u8))
-        for k, strength in enumerate(strengths):
-            main = k == 0
-            p_k, t_k, g_k = [], [], {key: [] for key in gt}
-            for i in range(n):  # flip attribute i on every image of the batch
-                tgt01, tgt_enc = flip_target(src, names, i, thres_int, strength)
-                x_edit = to_uint8(edit(G, x, src, tgt_enc, label, thres_int))  # (B, S, S, 3)
-                t_k.append(tgt01.cpu().numpy().astype(np.uint8))
-                if judge is not None:
-                    p_k.append(judge.predict(x_edit)[:, cols])
-                if main and has_gt:
-                    truth = np.stack(
-                        [dataset.counterfactual(j, t) for j, t in zip(idx, t_k[-1], strict=True)]
-                    )
-                    g_k["psnr"].append(metrics.psnr(x_edit, truth))
-                    g_k["ssim"].append(metrics.ssim(x_edit, truth))
-                    g_k["id_psnr"].append(metrics.psnr(x_u8, truth))
-                    g_k["id_ssim"].append(metrics.ssim(x_u8, truth))
-                if main and inception is not None:
-                    feats_fake.append(inception(x_edit))
-            targets[k].append(np.stack(t_k))
-            if judge is not None:
-                pred_edit[k].append(np.stack(p_k))
-            if main and has_gt:
-                for key in gt:
-                    gt[key].append(np.stack(g_k[key]))
-        bar.update(len(idx))
-    bar.close()
-
-    rec_psnr_all, rec_ssim_all = np.concatenate(rec_psnr), np.concatenate(rec_ssim)
     result: dict[str, Any] = {
         "n_images": N,
         "attr_names": list(names),
-        "reconstruction": {
-            "psnr": metrics.finite_mean(rec_psnr_all),
-            "ssim": float(rec_ssim_all.mean()),
-            "psnr_n_inf": int(np.isinf(rec_psnr_all).sum()),
-        },
+        "reconstruction": rec.result(),
         "strengths": [],
     }
     for k, strength in enumerate(strengths):
         entry: dict[str, Any] = {"strength": float(strength)}
         if label == "diff":
             entry["att_diff"] = float(strength + thres_int)
-        if judge is not None:
-            entry.update(
-                _judge_scores(
-                    names,
-                    np.concatenate(pred_src),
-                    np.concatenate(pred_edit[k], axis=1),
-                    np.concatenate(targets[k], axis=1),
-                )
-            )
+        if verdicts is not None:
+            pred_edit, target = verdicts.edits(k)
+            entry.update(generation_accuracy(names, pred_edit, target))
+            entry["preservation"] = preservation(names, verdicts.sources(), pred_edit, target)
         result["strengths"].append(entry)
-    if judge is not None:
-        real_acc = (np.concatenate(pred_src) == source01).mean(axis=0, dtype=np.float64)
-        result["judge_on_real"] = {
-            "accuracy": dict(zip(names, map(float, real_acc), strict=True)),
-            "accuracy_mean": float(real_acc.mean()),
-        }
-    if has_gt:
-        g = {key: np.concatenate(v, axis=1) for key, v in gt.items()}  # (n, N)
+    if verdicts is not None:
+        result["judge_on_real"] = judge_on_real(names, verdicts.sources(), source01)
+    if gt is not None:
         result["ground_truth"] = {
             "strength": float(strengths[0]),
             "reconstruction": {k: result["reconstruction"][k] for k in ("psnr", "ssim")},
-            "edit_psnr": _per_attr(names, g["psnr"], psnr=True),
-            "edit_ssim": _per_attr(names, g["ssim"], psnr=False),
-            "identity_psnr": _per_attr(names, g["id_psnr"], psnr=True),
-            "identity_ssim": _per_attr(names, g["id_ssim"], psnr=False),
+            **gt.result(names),
         }
-    if inception is not None:
-        from stgan.fid import fid_from_features
-
-        fid = fid_from_features(np.concatenate(feats_fake), np.concatenate(feats_real))
-        result["fid"] = {"strength": float(strengths[0]), "edited_vs_real": fid}
+    if fid is not None:
+        result["fid"] = {"strength": float(strengths[0]), "edited_vs_real": fid.result()}
     result["summary"] = summary(result)
     return json_ready(result)
-
-
-def _judge_scores(
-    names: Sequence[str], pred_src: np.ndarray, pred_edit: np.ndarray, target: np.ndarray
-) -> dict[str, Any]:
-    """Accuracy and preservation of one strength from (N, n), (n, N, n), (n, N, n) arrays."""
-    acc = metrics.generation_accuracy(pred_edit, target)  # (n,)
-    pres = metrics.preservation_error(pred_src, pred_edit, target)  # (n, n), NaN diagonal
-    rows = [np.delete(pres[i], i) for i in range(len(names))]
-    return {
-        "accuracy": dict(zip(names, map(float, acc), strict=True)),
-        "accuracy_mean": float(acc.mean()),
-        "preservation": {
-            "matrix": pres.tolist(),
-            "per_attr": {nm: metrics.nan_mean(r) for nm, r in zip(names, rows, strict=True)},
-            "mean": metrics.preservation_mean(pres),
-        },
-    }
-
-
-def _per_attr(names: Sequence[str], values: np.ndarray, psnr: bool) -> dict[str, Any]:
-    """Per-attribute means of (n, N) scores and their mean (PSNR: finite values only)."""
-    avg = metrics.finite_mean if psnr else (lambda r: float(np.mean(r)))
-    vals = [avg(r) for r in values]
-    return {"per_attr": dict(zip(names, vals, strict=True)), "mean": avg(np.asarray(vals))}
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +396,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # a checkpoint end to end
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     judge: Judge | None,
@@ -306,28 +432,12 @@ def evaluate_checkpoint(
     Returns:
         The :func:`evaluate` result with a ``run`` section (checkpoint, data, settings).
     """
-    from dataclasses import replace
-
-    from stgan.data import open_dataset, read_labels
+    from stgan import checkpoint as ckpt_mod
     from stgan.inference import Editor
 
     editor = Editor.from_checkpoint(checkpoint, device)
     cfg, names = editor.cfg, editor.attr_names
-    data_cfg = replace(cfg.data, dataset=data) if data else cfg.data
-    # the crop the generator's training images got (none for synthetic faces, which also
-    # fits a `stgan data synth` folder), unless --crop says otherwise
-    data_cfg = replace(data_cfg, crop=crop or editor.crop)
-    if dataset is None:
-        dataset = open_dataset(
-            replace(data_cfg, cache=False), editor.img_size, "test", progress=progress
-        )
-    if tuple(getattr(dataset, "attr_names", names)) != tuple(names):
-        check_names(list(names), list(dataset.attr_names), "the test data")
-    if data_cfg.dataset == "synthetic":
-        table = (dataset.attr_names, dataset.files, dataset.labels)
-    else:
-        table = read_labels(data_cfg.dataset)  # the label file itself, joined by file name
-    src = source_labels(dataset, names, table)
+    data_cfg, dataset, src = _test_split(editor, data, crop, dataset, progress)
     if limit is not None:
         if limit < 1:
             raise UserError(f"--limit must be ≥ 1, got {limit}")
@@ -351,8 +461,6 @@ def evaluate_checkpoint(
         inception,
         progress,
     )
-    from stgan import checkpoint as ckpt_mod
-
     path = ckpt_mod.resolve(checkpoint)
     result["run"] = {
         "checkpoint": str(path),
@@ -378,6 +486,30 @@ def evaluate_checkpoint(
     return result
 
 
+def _test_split(editor, data: str | None, crop: str | None, dataset, progress: bool):
+    """The data config, the test split and its source labels (N, n) for a generator."""
+    from dataclasses import replace
+
+    from stgan.data import open_dataset, read_labels
+
+    names = editor.attr_names
+    data_cfg = replace(editor.cfg.data, dataset=data) if data else editor.cfg.data
+    # the crop the generator's training images got (none for synthetic faces, which also
+    # fits a `stgan data synth` folder), unless --crop says otherwise
+    data_cfg = replace(data_cfg, crop=crop or editor.crop)
+    if dataset is None:
+        dataset = open_dataset(
+            replace(data_cfg, cache=False), editor.img_size, "test", progress=progress
+        )
+    if tuple(getattr(dataset, "attr_names", names)) != tuple(names):
+        check_names(list(names), list(dataset.attr_names), "the test data")
+    if data_cfg.dataset == "synthetic":
+        table = (dataset.attr_names, dataset.files, dataset.labels)
+    else:
+        table = read_labels(data_cfg.dataset)  # the label file itself, joined by file name
+    return data_cfg, dataset, source_labels(dataset, names, table)
+
+
 class _Head:
     """The first ``n`` items of a dataset (``--limit``), keeping its extra methods."""
 
@@ -400,138 +532,3 @@ def _checkpoint_step(path: Path) -> int | None:
 
     m = re.match(r"step_(\d+)\.pt$", path.name)
     return int(m.group(1)) if m else None
-
-
-# --------------------------------------------------------------------------------------------
-# report
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}%"
-
-
-def _num(v: float | None, fmt: str = ".2f") -> str:
-    return "–" if v is None else format(v, fmt)
-
-
-def write_report(out_dir: str | Path, result: dict[str, Any]) -> list[Path]:
-    """Write ``metrics.json``, ``report.md``, ``accuracy.png`` and ``preservation.png``.
-
-    Figures need matplotlib; without it only the JSON and Markdown files are written.
-    Returns the paths written.
-    """
-    from stgan import plots
-
-    out = Path(out_dir)
-    written = [out / "metrics.json", out / "report.md"]
-    atomic_write_bytes(written[0], (json.dumps(result, indent=2) + "\n").encode())
-    names = result["attr_names"]
-    with_acc = [s for s in result["strengths"] if "accuracy" in s]
-    if with_acc:
-        series = {
-            f"strength {s['strength']:g}": [s["accuracy"][n] for n in names] for s in with_acc
-        }
-        if plots.accuracy_bars(out / "accuracy.png", names, series):
-            written.append(out / "accuracy.png")
-        m = np.array(with_acc[0]["preservation"]["matrix"], dtype=np.float64)  # None → nan
-        if plots.preservation_heatmap(out / "preservation.png", m, names):
-            written.append(out / "preservation.png")
-    atomic_write_bytes(written[1], format_report(result, [p.name for p in written]).encode())
-    return written
-
-
-def format_report(result: dict[str, Any], figures: Sequence[str] = ()) -> str:
-    """The Markdown report of an :func:`evaluate_checkpoint` result."""
-    run, rec, names = result.get("run", {}), result["reconstruction"], result["attr_names"]
-    L = ["# STGAN evaluation report", ""]
-    if run:
-        L += [
-            f"- checkpoint: `{run['checkpoint']}` (step {run['step']}, preset "
-            f"`{run['preset']}`, {run['img_size']} px)",
-            f"- data: `{run['data']}`, test split, {result['n_images']} images"
-            + (f" (--limit {run['limit']})" if run.get("limit") else ""),
-            f"- classifier: `{run['classifier']}`"
-            + (
-                f" (held-out accuracy {_pct(run['classifier_accuracy'])})"
-                if run.get("classifier_accuracy") is not None
-                else ""
-            ),
-            f"- device: {run['device']}, {run['seconds']} s",
-            "",
-        ]
-    L += [
-        "## Reconstruction (att_diff = 0)",
-        "",
-        "| PSNR (dB) | SSIM |",
-        "| ---: | ---: |",
-        f"| {_num(rec['psnr'])} | {_num(rec['ssim'], '.4f')} |",
-        "",
-    ]
-    if rec.get("psnr_n_inf"):
-        L += [
-            f"{rec['psnr_n_inf']} image(s) reconstructed exactly (infinite PSNR, left out "
-            "of the mean).",
-            "",
-        ]
-    with_acc = [s for s in result["strengths"] if "accuracy" in s]
-    gt = result.get("ground_truth")
-    if with_acc or gt:
-        L += ["## Per attribute", ""]
-        head = ["attribute"]
-        for s in with_acc:
-            head.append(f"accuracy @ {s['strength']:g}")
-        if with_acc:
-            head.append(f"preservation error @ {with_acc[0]['strength']:g}")
-        if gt:
-            head += ["GT edit PSNR", "GT edit SSIM", "identity PSNR"]
-        L += ["| " + " | ".join(head) + " |", "| --- " + "| ---: " * (len(head) - 1) + "|"]
-        rows = list(names) + ["**mean**"]
-        for r in rows:
-            key = None if r == "**mean**" else r
-
-            def pick(d: dict, key=key) -> float | None:
-                return d["mean"] if key is None else d["per_attr"][key]
-
-            cells = [r]
-            for s in with_acc:
-                cells.append(_pct(s["accuracy_mean"] if key is None else s["accuracy"][key]))
-            if with_acc:
-                cells.append(_pct(pick(with_acc[0]["preservation"])))
-            if gt:
-                cells += [
-                    _num(pick(gt["edit_psnr"])),
-                    _num(pick(gt["edit_ssim"]), ".4f"),
-                    _num(pick(gt["identity_psnr"])),
-                ]
-            L.append("| " + " | ".join(cells) + " |")
-        L.append("")
-    if "judge_on_real" in result:
-        j = result["judge_on_real"]
-        L += [
-            f"Classifier accuracy on the unedited test images: {_pct(j['accuracy_mean'])} "
-            "(an upper bound on what it can certify about edits).",
-            "",
-        ]
-    if "fid" in result:
-        L += [
-            f"FID of the edited images (every attribute flipped, strength "
-            f"{result['fid']['strength']:g}) against the real test images: "
-            f"{_num(result['fid']['edited_vs_real'])}",
-            "",
-        ]
-    for f in figures:
-        if f.endswith(".png"):
-            L += [f"![{f[:-4]}]({f})", ""]
-    L += [
-        "## Definitions",
-        "",
-        "- *accuracy @ s*: each attribute flipped on every image (conflict rules applied), "
-        "the flipped attribute set to ±s and the others left at ±0.5; an edit counts when "
-        "the classifier predicts the flipped value (paper §4.1; s = 1 is the paper's "
-        "setting, att_diff = ±1.5).",
-        "- *preservation error*: fraction of the other attributes whose predicted value "
-        "changed; changes required by a conflict rule are not counted.",
-        "- *GT edit PSNR/SSIM* (synthetic faces only): each edit against the same face "
-        "rendered with the target attributes; *identity PSNR* scores the unedited image "
-        "against that ground truth (what doing nothing achieves).",
-        "",
-    ]
-    return "\n".join(L)

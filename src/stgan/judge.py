@@ -17,7 +17,6 @@ can also guess the source attributes of a photo before editing it.
 from __future__ import annotations
 
 import io
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,6 +33,7 @@ from stgan.data.stream import to_model_input
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 from stgan.imageio import atomic_write_bytes
+from stgan.jsonio import json_ready
 from stgan.models import Classifier
 
 FORMAT = "stgan-classifier"
@@ -394,17 +394,3 @@ def save_judge(
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def json_ready(v: Any) -> Any:
-    """Nested dicts/lists of plain Python values: numpy scalars to Python, NaN and ±inf to
-    None (strict JSON, and what ``torch.load(..., weights_only=True)`` accepts)."""
-    if isinstance(v, dict):
-        return {str(k): json_ready(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [json_ready(x) for x in v]
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(float(v)) else None
-    if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
-        return int(v)
-    return v
