@@ -103,7 +103,7 @@ def source_labels(
             all; an unknown name; a photo without a label row.
     """
     from stgan.attributes import check_names
-    from stgan.data import read_labels
+    from stgan.data import label_columns, read_labels
 
     given = [o for o, v in (("--source", source), ("--classifier", classifier),
                             ("--labels", labels)) if v]  # fmt: skip
@@ -123,8 +123,6 @@ def source_labels(
         cols = judge.columns(names)
         return judge.predict(images)[:, cols].astype(np.float32)
     if labels:
-        if not Path(labels).exists():
-            raise UserError(f"label file {labels} does not exist; check the --labels path")
         label_path = Path(labels)
     else:
         label_path = find_label_file(files)
@@ -133,10 +131,9 @@ def source_labels(
                 "the source attributes of the images are needed: pass --source "
                 "Name=1,Name=0,..., --labels FILE (CelebA list_attr or CSV) or --classifier C"
             )
-    all_names, label_files, table = read_labels(label_path)
-    check_names(names, all_names, f"the labels of {label_path}")
+    all_names, label_files, table = read_labels(label_path)  # says if the file is missing
+    cols = label_columns(names, all_names, label_path)
     index = {f: i for i, f in enumerate(label_files)}
-    cols = [all_names.index(n) for n in names]
     rows = []
     for f in files:
         if Path(f).name not in index:

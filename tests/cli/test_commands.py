@@ -1,38 +1,13 @@
-"""End to end through ``stgan.cli.main``: train, resume, edit, sample, and the error paths."""
+"""End to end through ``stgan.cli.main``: train, resume, edit, sample, plot, data check."""
 
-import shlex
+import shutil
 
 import pytest
+from cli_helpers import first_face, stgan
 from PIL import Image
 
 from stgan import checkpoint
 from stgan.cli import main
-
-FAST = (
-    "--config tiny --quiet --set data.synthetic_n=48 --set model.enc_dim=4 --set model.dec_dim=4"
-    " --set model.dis_dim=4 --set model.dis_fc_dim=8 --set train.batch_size=4"
-    " --set train.n_critic=1 --set train.n_samples=2 --set data.num_workers=0"
-)
-
-
-def stgan(command: str) -> int:
-    """Run ``stgan COMMAND`` (a shell-like string; paths here have no spaces)."""
-    return main(shlex.split(command))
-
-
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A tiny run trained 2 steps, then resumed to 4; plus 3 synthetic faces to edit."""
-    root = tmp_path_factory.mktemp("cli")
-    out, faces = root / "run", root / "faces"
-    assert stgan(f"train {FAST} --out {out} --max-steps 2") == 0
-    assert stgan(f"train --quiet --out {out} --resume --max-steps 4") == 0
-    assert stgan(f"data synth --n 3 --size 32 --seed 5 --out {faces} --quiet") == 0
-    return out, faces
-
-
-def first_face(faces):
-    return sorted((faces / "img_align_celeba").iterdir())[0]
 
 
 def test_train_and_resume_write_the_run_folder(run):
@@ -112,11 +87,11 @@ def test_checkpoint_and_image_errors(run, tmp_path, capsys):
 
 def test_resume_with_another_configuration_is_refused(run, capsys):
     out, _ = run
-    code = stgan(f"train --quiet --out {out} --resume --set model.enc_dim=8")
+    code = stgan(f"train --quiet --out {out} --resume --set model.enc_dim=8 --max-steps 6")
     err = capsys.readouterr().err
     assert code == 2 and "model.enc_dim=4" in err and "model.enc_dim" in err
     assert checkpoint.load(out)["step"] == 4
-    code = stgan(f"train {FAST} --out {out} --max-steps 1")
+    code = stgan(f"train --config tiny --quiet --out {out} --max-steps 1")
     assert code == 2 and "--resume" in capsys.readouterr().err
 
 
@@ -129,35 +104,59 @@ def test_train_config_errors(tmp_path, capsys):
     assert not r.exists()
 
 
-def test_help_explains_every_command(capsys):
-    for cmd in ("train", "edit", "sample", "bench", "plot", "eval", "study", "train-classifier"):
-        with pytest.raises(SystemExit) as e:
-            main([cmd, "--help"])
-        assert e.value.code == 0
-        assert "--" in capsys.readouterr().out
+HELP = {  # an option and a phrase of each command's own help
+    "train": ("--resume-from", "exits with 130 (SIGINT) or 143"),
+    "edit": ("--side-by-side", "0.001 is about neutral"),
+    "sample": ("--n N", "reconstruction"),
+    "bench": ("--warmup", "Markdown row"),
+    "plot": ("run", "losses.png"),
+    "eval": ("--inception", "preservation"),
+    "study": ("--variants", "trade-off"),
+    "train-classifier": ("--img-size", "majority-class baseline"),
+    "data": ("synth", "check"),
+}
 
 
-def test_edit_with_source_attributes_from_a_judge(run, tmp_path):
-    """--classifier predicts each image's source attributes; the edit then flips from them."""
+@pytest.mark.parametrize("cmd", sorted(HELP))
+def test_help_explains_every_command(capsys, cmd):
+    with pytest.raises(SystemExit) as e:
+        main([cmd, "--help"])
+    assert e.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert out.startswith(f"usage: stgan {cmd}")
+    for phrase in HELP[cmd]:
+        assert phrase in out, phrase
+
+
+def test_edit_with_source_attributes_from_a_judge(run, tmp_path, capsys):
+    """--classifier predicts each image's source attributes; the edit then flips from them.
+    The photos are copied where no label file is, so no label-file fallback can answer."""
     import torch
 
     from stgan.attributes import DEFAULT_ATTRS
     from stgan.judge import build_classifier, save_judge
 
     out, faces = run
+    photos = tmp_path / "photos"
+    shutil.copytree(faces / "img_align_celeba", photos)
     torch.manual_seed(0)
     judge = tmp_path / "judge.pt"
     save_judge(judge, build_classifier(13, 32), DEFAULT_ATTRS, 32, "none")
+    cmd = f"edit --checkpoint {out} --image {photos} --set Mustache=1"
+    assert stgan(f"{cmd} --out {tmp_path / 'unlabelled'}") == 2  # no source: the fallback fails
+    assert "source attributes" in capsys.readouterr().err
     dst = tmp_path / "edited"
-    cmd = f"edit --checkpoint {out} --image {faces} --classifier {judge} --set Mustache=1"
-    assert stgan(f"{cmd} --out {dst}") == 0
+    assert stgan(f"{cmd} --classifier {judge} --out {dst}") == 0
     assert len(list(dst.glob("*.png"))) == 3
 
 
 def test_plot_command(run, tmp_path, capsys):
     out, _ = run
-    (out / "losses.png").unlink()
-    assert stgan(f"plot {out}") == 0 and (out / "losses.png").is_file()
+    copy = tmp_path / "run"
+    copy.mkdir()
+    shutil.copy(out / "log.jsonl", copy / "log.jsonl")
+    assert stgan(f"plot {copy}") == 0
+    assert Image.open(copy / "losses.png").size[0] > 300
     assert stgan(f"plot {tmp_path}") == 2
     assert "no log.jsonl" in capsys.readouterr().err
 
@@ -170,5 +169,8 @@ def test_data_check_counts_rates_and_sheet(run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 images — train 1, val 1, test 1" in out and "| Male |" in out
     assert Image.open(sheet).size == (2 + 34, 2 + 34)  # the one test image
-    assert stgan(f"data check --data {faces} --size 32") == 2  # celeba crop on square faces
-    assert "crop" in capsys.readouterr().err
+    capsys.readouterr()
+    assert stgan(f"data check --data {faces} --size 32 --crop center") == 0
+    assert "records data.crop" not in capsys.readouterr().out  # an explicit crop is kept
+    assert stgan(f"data check --data {faces} --size 32") == 0  # the folder's recorded crop
+    assert "records data.crop=none" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 def cmd_data_check(args: argparse.Namespace) -> int:
     """Counts per split, the rate of each attribute, and a contact sheet of what training sees."""
     from stgan.config import load
-    from stgan.data import open_dataset
+    from stgan.data import open_dataset, resolve_crop
     from stgan.imageio import make_grid
     from stgan.outputs import check_output_file, write_image
 
@@ -81,6 +82,10 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     if args.crop:
         overrides.append(f"data.crop={args.crop}")
     cfg = load(overrides=overrides)
+    data, note = resolve_crop(cfg.data)
+    cfg = replace(cfg, data=data)
+    if note:
+        print(note)
     if args.sheet:
         inputs = [] if cfg.data.dataset == "synthetic" else [Path(cfg.data.dataset)]
         check_output_file(args.sheet, "--sheet", inputs, args.overwrite)

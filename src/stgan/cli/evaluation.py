@@ -35,7 +35,7 @@ def _data_inputs(data: str | None) -> list[Path]:
 # --------------------------------------------------------------------------------------------
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from stgan.config import Config, DataConfig, apply, parse_set, validate
-    from stgan.data import open_dataset
+    from stgan.data import open_dataset, resolve_crop
     from stgan.imageio import atomic_write_bytes
     from stgan.judge import FILE_NAME, fit_judge, format_accuracy_table, json_ready, save_judge
     from stgan.models import count_parameters
@@ -50,7 +50,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
         data = replace(data, crop=args.crop)
     cfg = apply(Config(data=data), sets, from_text=True)
     validate(cfg)
-    data = cfg.data
+    data, note = resolve_crop(cfg.data)
     crop = data.image_crop
     device = resolve_device(args.device)
     out = check_output_dir(
@@ -60,6 +60,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     test_set = open_dataset(data, args.img_size, "test", progress=not args.quiet)
     seed_everything(args.seed)
     if not args.quiet:
+        if note:
+            print(note)
         print(
             f"stgan train-classifier: {len(train_set)} training / {len(test_set)} held-out "
             f"images ({data.dataset}), {args.img_size} px, {len(train_set.attr_names)} "

@@ -154,6 +154,7 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, resume: bool) -> int:
                     f"{saved.recipe}; a resumed run keeps its recipe"
                 )
             cfg = apply(saved, parse_set(sets), from_text=True)
+        cfg = _resolve_crop(cfg, args)
         check_same_run(cfg, saved, ckpt["path"])
         step = int(ckpt["step"])
         if args.max_steps is not None and step >= args.max_steps:
@@ -163,7 +164,7 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, resume: bool) -> int:
             )
             return 0
     else:
-        cfg = load(args.config, args.preset, sets, **recipe)
+        cfg = _resolve_crop(load(args.config, args.preset, sets, **recipe), args)
     validate(cfg)
     device = resolve_device(cfg.train.device)
     progress = not args.quiet
@@ -242,6 +243,19 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, resume: bool) -> int:
         return 0
     print(f"stopped at step {step}; {where}")
     return 0
+
+
+def _resolve_crop(cfg, args: argparse.Namespace):
+    """The config with the crop its data folder records (a `stgan data synth` folder), so
+    that config.toml and the checkpoints say how the images were really read."""
+    from dataclasses import replace
+
+    from stgan.data import resolve_crop
+
+    data, note = resolve_crop(cfg.data)
+    if note:
+        _say(args, f"stgan train: {note}")
+    return replace(cfg, data=data)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

@@ -1,0 +1,23 @@
+"""Helpers of the CLI tests: run ``stgan`` in-process, the tiny training options."""
+
+from __future__ import annotations
+
+import shlex
+
+from stgan.cli import main
+
+FAST = (
+    "--config tiny --recipe paper --quiet --set data.synthetic_n=48 --set model.enc_dim=4"
+    " --set model.dec_dim=4 --set model.dis_dim=4 --set model.dis_fc_dim=8"
+    " --set train.batch_size=4 --set train.n_critic=1 --set train.n_samples=2"
+    " --set data.num_workers=0"
+)
+
+
+def stgan(command: str) -> int:
+    """Run ``stgan COMMAND`` (a shell-like string; paths here have no spaces)."""
+    return main(shlex.split(command))
+
+
+def first_face(faces):
+    return sorted((faces / "img_align_celeba").iterdir())[0]
