@@ -205,3 +205,40 @@ def test_cache_in_a_read_only_data_folder_is_one_error_suggesting_cache_dir(tmp_
     # the way out it names works
     cfg = DataConfig(dataset=str(data), cache=True, cache_dir=str(tmp_path / "c"))
     assert open_dataset(cfg, 16, "test", progress=False).cache.is_file()
+
+
+def _break(folder, name, how):
+    p = folder / "img_align_celeba" / name
+    if how == "truncated":
+        p.write_bytes(p.read_bytes()[:300])
+    elif how == "garbage":
+        p.write_bytes(b"\xff\xd8\xff\xe0 not a jpeg")
+    elif how == "square":  # readable, but the celeba crop does not fit it
+        Image.new("RGB", (40, 40)).save(p, format="JPEG")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_unreadable_images_reads_every_image_and_names_the_bad_ones(tmp_path, workers):
+    from stgan.data import unreadable_images
+
+    n = 70 if workers else 12  # a pool starts from 64 images
+    files = celeba_folder(tmp_path, n=n)
+    _break(tmp_path, files[9], "square")
+    _break(tmp_path, files[2], "garbage")
+    _break(tmp_path, files[-1], "truncated")  # a test image: training never reached it
+    ds = open_dataset(DataConfig(dataset=str(tmp_path)), 16, "all", progress=False)
+    errors = unreadable_images(ds, progress=False, workers=workers)
+    img = tmp_path / "img_align_celeba"
+    assert len(errors) == 3 and all("\n" not in e for e in errors)
+    assert errors[0].startswith(f"cannot read image {img / files[2]} (")
+    assert errors[1].startswith(f"image {img / files[9]} is 40x40, not shaped like")
+    assert errors[2].startswith(f"cannot read image {img / files[-1]} (")
+    good = FaceDataset(img, files[:2], ds.labels[:2], ds.attr_names, "celeba", 16)
+    assert unreadable_images(good, progress=False) == []
+
+
+def test_unreadable_images_of_synthetic_faces_is_empty():
+    from stgan.data import unreadable_images
+
+    ds = open_dataset(DataConfig(synthetic_n=4, attrs=ATTRS), 16, "test", progress=False)
+    assert unreadable_images(ds, progress=False) == []

@@ -10,15 +10,17 @@ never by position (reference §8); :func:`read_labels` exposes the table for eva
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from stgan.data import celeba, csvfolder
-from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache
+from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache, parallel_map
 from stgan.data.celeba import LabelTable, split_indices
 from stgan.data.folderinfo import resolve_crop
 from stgan.data.transforms import load_image
@@ -36,6 +38,7 @@ __all__ = [
     "read_labels",
     "read_table",
     "resolve_crop",
+    "unreadable_images",
 ]
 
 
@@ -162,6 +165,47 @@ def label_columns(wanted: Sequence[str], names: Sequence[str], path: str | Path)
             f"label file {path} has no column{s} {', '.join(missing)} (it has: {', '.join(names)})"
         )
     return [list(names).index(a) for a in wanted]
+
+
+def _read_error(path: str, crop: str, size: int) -> str | None:
+    try:
+        load_image(path, crop, size)
+    except UserError as e:
+        return str(e)
+    return None
+
+
+def unreadable_images(
+    dataset: FaceDataset | SyntheticDataset, progress: bool = True, workers: int | None = None
+) -> list[str]:
+    """Decode every image of ``dataset`` as training reads it (crop and resize included)
+    and report those that cannot be read.
+
+    Training decodes each image only when it reaches it, so a corrupt file can stop a run
+    hours in; this reads them all first. Images are read from their files even when a
+    decoded cache exists. Synthetic faces are rendered in memory: nothing to read.
+
+    Args:
+        dataset: a dataset from :func:`open_dataset` (e.g. split ``all``).
+        progress: show a progress bar.
+        workers: decoding processes; None = all available cores, 0 or 1 = this process.
+
+    Returns:
+        One line per unreadable image, in file order, naming it and why (missing, corrupt,
+        too large, a size the crop does not fit); empty when every image reads.
+    """
+    if not isinstance(dataset, FaceDataset):
+        return []
+    read = partial(_read_error, crop=dataset.crop, size=dataset.img_size)
+    paths = [str(dataset.image_dir / f) for f in dataset.files]
+    errors = []
+    with tqdm(total=len(paths), desc="reading every image", unit="img",
+              disable=not progress) as bar:  # fmt: skip
+        for error in parallel_map(read, paths, workers):
+            if error is not None:
+                errors.append(error)
+            bar.update()
+    return errors
 
 
 def _synthetic(cfg: DataConfig, img_size: int, split: str, progress: bool) -> SyntheticDataset:

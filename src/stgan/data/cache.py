@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
@@ -71,6 +71,20 @@ def _workers(n: int, workers: int | None) -> int:
     return 0 if workers <= 1 or n < 64 else min(workers, n)
 
 
+def parallel_map(fn: Callable, items: Sequence, workers: int | None = None) -> Iterator:
+    """``fn(item)`` for each item, in order, in a process pool (``fn`` must pickle).
+
+    ``workers``: None = all available cores, 0 or 1 = in this process; fewer than 64 items
+    are always mapped here (a pool costs more than it saves).
+    """
+    n_proc = _workers(len(items), workers)
+    if n_proc == 0:
+        yield from map(fn, items)
+        return
+    with get_context().Pool(n_proc) as pool:
+        yield from pool.imap(fn, items, chunksize=32)
+
+
 def build(
     image_dir: Path,
     files: Sequence[str],
@@ -86,19 +100,12 @@ def build(
     npy.parent.mkdir(parents=True, exist_ok=True)
     decode = partial(load_image, crop=crop, size=img_size)
     paths = [str(image_dir / f) for f in files]
-    n_proc = _workers(len(files), workers)
     bar = tqdm(total=len(files), desc=f"caching {npy.stem}", unit="img", disable=not progress)
     try:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
-        if n_proc:
-            with get_context().Pool(n_proc) as pool:
-                for i, img in enumerate(pool.imap(decode, paths, chunksize=32)):
-                    out[i] = img
-                    bar.update()
-        else:
-            for i, p in enumerate(paths):
-                out[i] = decode(p)
-                bar.update()
+        for i, img in enumerate(parallel_map(decode, paths, workers)):
+            out[i] = img
+            bar.update()
         out.flush()
         del out
         os.replace(tmp, npy)
