@@ -130,3 +130,11 @@ def test_none_at_native_size_is_the_image_itself(tmp_path):
     same = Image.fromarray(arr).resize((24, 24), Image.Resampling.BICUBIC, box=(0, 0, 24, 24))
     np.testing.assert_array_equal(np.asarray(same), arr)
     assert load_image(tmp_path / "sq.png", "none", 12).shape == (12, 12, 3)
+
+
+def test_load_image_refuses_an_image_over_the_pixel_limit_naming_it(tmp_path, monkeypatch):
+    Image.new("RGB", (30, 30)).save(tmp_path / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 900 pixels: a "bomb" at this limit
+    with pytest.raises(UserError, match=r"^image .*huge\.png is too large to read safely") as e:
+        load_image(tmp_path / "huge.png", "none", 8)
+    assert "\n" not in str(e.value)
