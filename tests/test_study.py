@@ -40,6 +40,7 @@ def recompute(run, judge_file, n: int) -> tuple[float, list[float]]:
     return float(psnr), accuracy
 
 
+@pytest.mark.slow
 def test_study_two_variants_then_resume(tmp_path, capsys):
     from stgan.study import run_study
 

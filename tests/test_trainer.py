@@ -68,6 +68,7 @@ def test_fit_writes_run_folder(tiny_cfg, tiny_faces, tmp_path):
     assert {"G", "D", "opt_G", "opt_D", "rng", "config"} <= set(ck)
 
 
+@pytest.mark.slow
 def test_resume_is_exact(tiny_cfg, tiny_faces, tmp_path):
     """2N steps in one go == N steps, stop, resume from the checkpoint, N more steps."""
     n = 3
@@ -88,6 +89,7 @@ def test_resume_is_exact(tiny_cfg, tiny_faces, tmp_path):
         assert torch.equal(p, q), k
 
 
+@pytest.mark.slow
 def test_training_reduces_reconstruction_error(tiny_cfg, tiny_faces, tmp_path):
     from dataclasses import replace
 

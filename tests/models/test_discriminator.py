@@ -9,6 +9,7 @@ from torch import nn
 from stgan.models import Discriminator, count_parameters
 
 
+@pytest.mark.slow
 def test_default_count_and_shapes():
     torch.manual_seed(0)
     d = Discriminator(13)

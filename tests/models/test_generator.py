@@ -17,6 +17,7 @@ def stgan128() -> Generator:
     return Generator(13)
 
 
+@pytest.mark.slow
 def test_default_parameter_counts(stgan128):
     g = stgan128
     assert count_parameters(g) == 74_998_771
@@ -25,12 +26,14 @@ def test_default_parameter_counts(stgan128):
     assert count_parameters(g.decoder) == 33_705_331
 
 
+@pytest.mark.slow
 def test_decoder_input_channels(stgan128):
     # [f5, att]; then [prev, STU output, att] per reference §2
     assert [layer[0].in_channels for layer in stgan128.decoder] == [1037, 1549, 781, 397, 205]
     assert [layer[0].out_channels for layer in stgan128.decoder] == [1024, 512, 256, 128, 3]
 
 
+@pytest.mark.slow
 def test_attgan_configuration_count():
     g = Generator(13, shortcut_layers=1, inject_layers=1, use_stu=False)
     assert count_parameters(g) == 43_459_203
@@ -38,6 +41,7 @@ def test_attgan_configuration_count():
     assert [layer[0].in_channels for layer in g.decoder] == [1037, 1549, 512, 256, 128]
 
 
+@pytest.mark.slow
 def test_every_shape_at_128px(stgan128):
     g = stgan128.train()
     shapes: dict[str, tuple] = {}
@@ -76,6 +80,7 @@ def test_every_shape_at_128px(stgan128):
     assert y.abs().max() <= 1 and y.std() > 0
 
 
+@pytest.mark.slow
 def test_init_and_norm_settings(stgan128):
     convs = [
         m for m in stgan128.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
@@ -101,6 +106,7 @@ def test_init_and_norm_settings(stgan128):
     assert isinstance(stgan128.decoder[-1][1], nn.Tanh)
 
 
+@pytest.mark.slow
 def test_activations(stgan128):
     enc_acts = [layer[2] for layer in stgan128.encoder]
     assert all(isinstance(a, nn.LeakyReLU) and a.negative_slope == 0.2 for a in enc_acts)
@@ -168,6 +174,7 @@ def test_invalid_arguments():
         Generator(3, dec_layers=4)
 
 
+@pytest.mark.slow
 def test_traceable():
     """No data-dependent Python control flow: fx tracing and torch.export capture the model."""
     torch.manual_seed(0)

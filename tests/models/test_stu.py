@@ -125,6 +125,7 @@ def test_stu_rejects_unknown_state():
         STU(4, 4, 2, pass_state="lstm")
 
 
+@pytest.mark.slow
 def test_generator_stus_at_128px():
     """Four separate STUs, deepest first: 512@8², 256@16², 128@32², 64@64²; 30,145,280 params."""
     g = Generator(13)
