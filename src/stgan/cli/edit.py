@@ -119,13 +119,15 @@ def cmd_edit(args: argparse.Namespace) -> int:
     out = Path(args.out)
     inputs = [image, *files, Path(args.checkpoint)]
     single = image.is_file() and out.suffix.lower() in IMAGE_FORMATS
+    if not single and out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; a folder is needed (or a .png/.jpg name)")
     if single:
         check_output_file(out, "--out", inputs, args.overwrite)
         names = [out.name]
     elif out.suffix and not out.is_dir():
         raise UserError(
-            f"--out {out} must be a folder when editing a folder of images, or end "
-            f"with {' or '.join(IMAGE_FORMATS)} for one image"
+            f"--out {out} must be a folder, or, for one image, a file name ending with "
+            f"{' or '.join(IMAGE_FORMATS)}"
         )
     else:
         names = edit_names(files)

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from stgan.cli import options
@@ -108,6 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"run folder {run_dir} holds the {earlier[0]} of an earlier run (no "
                 "checkpoint); pass --overwrite to start afresh there or choose another --out"
             )
+    plan = _plan(args, run_dir, resume)  # everything that can fail, before any write
+    if plan is None:
+        return 0
     created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]  # innermost first
     try:
         with RunLock(run_dir) as lock:
@@ -117,7 +121,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                     f"stgan train: took over the lock of process {lock.took_over.get('pid')}, "
                     "which no longer runs",
                 )
-            return _train_locked(args, run_dir, resume)
+            if resume and not args.resume_from and plan.ckpt_path != checkpoint.resolve(run_dir):
+                plan = _plan(args, run_dir, resume)  # another process trained meanwhile
+                if plan is None:
+                    return 0
+            elif not resume and checkpoint.list_checkpoints(run_dir):
+                raise UserError(f"run folder {run_dir} got checkpoints meanwhile; not touching it")
+            return _train_locked(args, run_dir, plan)
     finally:
         for folder in created:  # a run that failed before writing leaves no empty folder
             try:
@@ -126,23 +136,37 @@ def cmd_train(args: argparse.Namespace) -> int:
                 break
 
 
-def _train_locked(args: argparse.Namespace, run_dir: Path, resume: bool) -> int:
+@dataclass
+class _Plan:
+    cfg: object
+    ckpt: dict | None
+    train_set: object
+    sample_batch: tuple
+    device: object
+
+    @property
+    def ckpt_path(self) -> Path | None:
+        return Path(self.ckpt["path"]) if self.ckpt else None
+
+
+def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None:
+    """The config, checkpoint, data and device of the run (reads only); None: nothing to do."""
     import torch
-    from tqdm import tqdm
 
     from stgan import checkpoint
-    from stgan.config import apply, from_dict, load, parse_set, to_toml, validate
+    from stgan.config import apply, from_dict, load, parse_set, validate
     from stgan.data import open_dataset
-    from stgan.imageio import atomic_write_bytes
-    from stgan.models import build_discriminator, build_generator, count_parameters
-    from stgan.runs import check_same_run, plot_losses
-    from stgan.runtime import resolve_device, seed_everything
-    from stgan.trainer import Trainer
+    from stgan.runs import check_same_run
+    from stgan.runtime import resolve_device
 
     sets = options.with_data(args.set, args.data)
     recipe = {"recipe": args.recipe} if args.recipe else {}
     ckpt = None
     if resume:
+        if not args.resume_from and not checkpoint.list_checkpoints(run_dir):
+            raise UserError(
+                f"run folder {run_dir} holds no checkpoint to resume; start it without --resume"
+            )
         ckpt = checkpoint.load(args.resume_from or run_dir)
         saved = from_dict(ckpt["config"])
         if args.config or args.preset:
@@ -162,20 +186,35 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, resume: bool) -> int:
                 f"run {run_dir} is already at step {step} (--max-steps {args.max_steps} is the "
                 "total); nothing to do: raise --max-steps to train further"
             )
-            return 0
+            return None
     else:
         cfg = _resolve_crop(load(args.config, args.preset, sets, **recipe), args)
     validate(cfg)
     device = resolve_device(cfg.train.device)
     progress = not args.quiet
-
     train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=progress)
     test_set = open_dataset(cfg.data, cfg.model.img_size, "test", progress=progress)
-    names = train_set.attr_names
     n = min(cfg.train.n_samples, len(test_set))
     xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
-    sample_batch = (torch.stack(xs), torch.stack(ys))
+    return _Plan(cfg, ckpt, train_set, (torch.stack(xs), torch.stack(ys)), device)
 
+
+def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
+    from tqdm import tqdm
+
+    from stgan import checkpoint
+    from stgan.config import to_toml
+    from stgan.imageio import atomic_write_bytes
+    from stgan.models import build_discriminator, build_generator, count_parameters
+    from stgan.runs import plot_losses
+    from stgan.runtime import seed_everything
+    from stgan.trainer import Trainer
+
+    cfg, ckpt, train_set, sample_batch, device = (
+        plan.cfg, plan.ckpt, plan.train_set, plan.sample_batch, plan.device
+    )  # fmt: skip
+    resume = ckpt is not None
+    names = train_set.attr_names
     seed_everything(cfg.train.seed)
     G = build_generator(cfg.model, len(names))
     D = build_discriminator(cfg.model, len(names))
