@@ -160,9 +160,9 @@ def input_speed(
 def _time_reading(ds, count, path, data_cfg, img_size, batch_size, num_workers) -> InputSpeed:
     from torch.utils.data import Subset
 
-    from stgan.data.stream import loader_batches
+    from stgan.data.stream import UserErrorLoader
 
-    batches = loader_batches(
+    batches = UserErrorLoader(
         Subset(ds, range(count)), batch_size=batch_size, num_workers=num_workers
     )
     t0 = time.perf_counter()

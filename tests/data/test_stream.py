@@ -78,3 +78,17 @@ def test_a_bad_image_is_one_user_error_line_naming_it_from_workers_too(tmp_path,
     msg = str(e.value)
     assert msg.startswith(f"cannot read image {bad} (")  # the reader's own message, as is
     assert "\n" not in msg and "worker" not in msg
+
+
+def test_user_error_loader_is_a_dataloader_whose_worker_errors_are_one_line(tmp_path):
+    from stgan.data.stream import UserErrorLoader
+
+    ds, bad = _faces_with_a_bad_jpeg(tmp_path, n=8, bad=6)
+    loader = UserErrorLoader(ds, batch_size=3, num_workers=2, shuffle=False)
+    assert len(loader) == 3
+    batches = iter(loader)
+    x, y = next(batches)  # items 0..2 read fine
+    assert x.shape == (3, 3, 8, 8) and y.shape == (3, 1)
+    with pytest.raises(UserError) as e:
+        list(batches)
+    assert str(e.value).startswith(f"cannot read image {bad} (") and "\n" not in str(e.value)

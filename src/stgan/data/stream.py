@@ -6,7 +6,7 @@ global batch index, so a resumed run sees exactly the batches an uninterrupted r
 STGAN draws a fresh batch for every D step and every G step (reference §4).
 
 A :class:`~stgan.errors.UserError` raised while reading an item (a corrupt image) reaches the
-caller as the same one-line UserError, also from a worker process (:func:`loader_batches`).
+caller as the same one-line UserError, also from a worker process (:class:`UserErrorLoader`).
 """
 
 from __future__ import annotations
@@ -82,14 +82,21 @@ def _collate(items: list):
     return next((x for x in items if isinstance(x, _Failed)), None) or default_collate(items)
 
 
-def loader_batches(dataset: Dataset, **loader_args) -> Iterator:
-    """The batches of ``DataLoader(dataset, **loader_args)``; a UserError raised by
-    ``dataset[i]``, in this process or in a worker, is raised here as the same one-line
-    UserError (not as the worker's traceback)."""
-    for batch in DataLoader(_Guarded(dataset), collate_fn=_collate, **loader_args):
-        if isinstance(batch, _Failed):
-            raise UserError(batch.message)
-        yield batch
+class UserErrorLoader(DataLoader):
+    """A :class:`~torch.utils.data.DataLoader` (same arguments, no ``collate_fn``) that raises
+    a UserError of ``dataset[i]``, read in this process or in a worker, as the same one-line
+    UserError, not as the worker's traceback."""
+
+    def __init__(self, dataset: Dataset, **loader_args):
+        super().__init__(_Guarded(dataset), collate_fn=_collate, **loader_args)
+
+    def __iter__(self) -> Iterator:
+        batches = super().__iter__()
+        for batch in batches:
+            if isinstance(batch, _Failed):
+                del batches  # stop the workers now (unless persistent: the loader owns them)
+                raise UserError(batch.message)
+            yield batch
 
 
 def batch_stream(
@@ -116,15 +123,15 @@ def batch_stream(
     if array is not None and num_workers == 0:
         sampler = EpochOrderSampler(n, batch_size, seed, start)
         return _array_batches(array, dataset.labels, sampler)  # type: ignore[attr-defined]
-    return loader_batches(
+    loader = UserErrorLoader(
         dataset,
         batch_sampler=EpochOrderSampler(n, batch_size, seed, start),
         num_workers=num_workers,
         pin_memory=pin_memory,
-        persistent_workers=num_workers > 0,
         prefetch_factor=4 if num_workers > 0 else None,
         generator=torch.Generator(),  # keeps the global RNG untouched (exact resume)
     )
+    return iter(loader)
 
 
 def to_model_input(x: torch.Tensor, device: torch.device) -> torch.Tensor:
