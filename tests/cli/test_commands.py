@@ -3,7 +3,7 @@
 import shutil
 
 import pytest
-from cli_helpers import first_face, stgan
+from cli_helpers import FAST, first_face, stgan
 from PIL import Image
 
 from stgan import checkpoint
@@ -174,3 +174,14 @@ def test_data_check_counts_rates_and_sheet(run, tmp_path, capsys):
     assert "records data.crop" not in capsys.readouterr().out  # an explicit crop is kept
     assert stgan(f"data check --data {faces} --size 32") == 0  # the folder's recorded crop
     assert "records data.crop=none" in capsys.readouterr().out
+
+
+def test_recipe_option_reaches_the_run_config(run, tmp_path):
+    out, _ = run
+    assert 'recipe = "paper"' in (out / "config.toml").read_text()  # the shared run's choice
+    fast = tmp_path / "fast"
+    cmd = f"train {FAST.replace('--recipe paper', '--recipe fast')} --out {fast} --max-steps 1"
+    assert stgan(cmd) == 0
+    text = (fast / "config.toml").read_text()
+    assert 'recipe = "fast"' in text and "ema_decay = 0.99" in text
+    assert checkpoint.load(fast)["config"]["recipe"] == "fast"
