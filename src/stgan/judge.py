@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from stgan.data.stream import to_model_input
+from stgan.data.stream import UserErrorLoader, to_model_input
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 from stgan.imageio import atomic_write_bytes
@@ -218,7 +218,7 @@ def train_classifier(
     device = torch.device(device)
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(
+    loader = UserErrorLoader(  # a bad image in a worker: one line, not its traceback
         train_set,
         batch_size=batch_size,
         shuffle=True,

@@ -92,3 +92,13 @@ def test_user_error_loader_is_a_dataloader_whose_worker_errors_are_one_line(tmp_
     with pytest.raises(UserError) as e:
         list(batches)
     assert str(e.value).startswith(f"cannot read image {bad} (") and "\n" not in str(e.value)
+
+
+def test_training_the_judge_with_workers_reports_a_bad_image_in_one_line(tmp_path):
+    from stgan.judge import train_classifier
+
+    ds, bad = _faces_with_a_bad_jpeg(tmp_path, n=8, bad=3)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 1))
+    with pytest.raises(UserError) as e:
+        train_classifier(model, ds, "cpu", epochs=1, batch_size=4, num_workers=2)
+    assert str(e.value).startswith(f"cannot read image {bad} (") and "\n" not in str(e.value)
