@@ -90,7 +90,7 @@ def read_rgb(path: str | Path) -> Image.Image:
             f"image {path} is too large to read safely ({str(e).rstrip('.')}); "
             "shrink it to a few megapixels"
         ) from None
-    except Exception as e:  # noqa: BLE001 - a decoder fails on bad bytes in many ways
+    except Exception as e:  # a decoder fails on bad bytes in many ways (struct.error, EOFError...)
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UserError(
             f"cannot read image {path} ({why}); replace the file or remove its label row"
