@@ -176,6 +176,7 @@ def test_data_check_counts_rates_and_sheet(run, tmp_path, capsys):
     assert "records data.crop=none" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_recipe_option_reaches_the_run_config(run, tmp_path):
     out, _ = run
     assert 'recipe = "paper"' in (out / "config.toml").read_text()  # the shared run's choice
