@@ -39,7 +39,7 @@ TINY_SET = [
 
 @pytest.fixture
 def tiny_cfg():
-    return load("tiny", overrides=TINY_SET)
+    return load("tiny", overrides=TINY_SET, recipe="paper")  # tests pin the paper's recipe
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def one_thread():
 def test_trained_tiny_stgan_beats_its_initialisation(tmp_path, one_thread):
     cfg = load("tiny", overrides=["train.n_critic=1", "train.lr=1e-3", "data.num_workers=0",
                                   "train.log_every=50", "train.sample_every=1000",
-                                  "train.ckpt_every=1000"])  # fmt: skip
+                                  "train.ckpt_every=1000"], recipe="paper")  # fmt: skip
     train = SyntheticDataset(32, range(0, 512), seed=0, progress=False)
     test = SyntheticDataset(32, range(512, 528), seed=0, progress=False)
     names = train.attr_names

@@ -59,9 +59,13 @@ def train_speed(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    k = 0  # critic steps so far: the penalty every penalty_every-th, as in Trainer.fit
+
     def iteration():
+        nonlocal k
         for _ in range(t.n_critic):
-            tr.d_step(x, a)
+            tr.d_step(x, a, penalize=k % t.penalty_every == 0)
+            k += 1
         tr.g_step(x, a)
 
     for _ in range(warmup):

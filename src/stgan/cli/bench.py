@@ -16,6 +16,7 @@ def register(sub) -> None:
         "for docs/benchmarks.md.",
     )
     options.add_config(b, "default: the paper's settings (celeba128)")
+    options.add_recipe(b)
     options.add_device(b, default=None)  # None: the config's train.device
     options.add_data(
         b,
@@ -39,7 +40,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from stgan.config import load
     from stgan.runtime import resolve_device, seed_everything
 
-    cfg = load(args.config, args.preset, options.with_data(args.set, args.data))
+    cfg = load(args.config, args.preset, options.with_data(args.set, args.data), args.recipe)
     if args.data:
         from stgan.bench import INPUT_HEADER, input_speed
 

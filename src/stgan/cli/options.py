@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stgan.config import PRESETS, SHIPPED
+from stgan.config import PRESETS, RECIPES, SHIPPED
 
 CROPS = ("celeba", "none", "center")
 
@@ -17,6 +17,16 @@ def add_config(p: argparse.ArgumentParser, default_note: str, preset: bool = Tru
     if preset:
         p.add_argument("--preset", choices=list(PRESETS), help="generator variant (default stgan)")
     add_set(p)
+
+
+def add_recipe(p: argparse.ArgumentParser) -> None:
+    """--recipe: the training procedure (stgan.config.RECIPES)."""
+    p.add_argument(
+        "--recipe",
+        choices=list(RECIPES),
+        help="training recipe (default: the config's; docs/recipes.md): fast for short runs, "
+        "paper for the paper's recipe bit for bit",
+    )
 
 
 def add_set(

@@ -37,6 +37,9 @@ from stgan.models.blocks import (
 from stgan.models.stu import STU, STU_STATES
 
 
+MASK_BIAS = -2.0  # initial bias of the mask logit (``mask`` only)
+
+
 class Generator(nn.Module):
     """Encoder–decoder with optional STUs on the skip connections.
 
@@ -121,6 +124,12 @@ class Generator(nn.Module):
             nn.Sequential(upconv(c_in, 4 if mask else 3, upsample, True), nn.Tanh())
         )
         init_weights_(self)
+        if mask:  # the mask starts nearly closed (sigmoid(−2) ≈ 0.12): an edit must open it
+            nn.init.constant_(self._last_conv().bias[3], MASK_BIAS)
+
+    def _last_conv(self) -> nn.Module:
+        conv = self.decoder[-1][0]
+        return conv[-1] if isinstance(conv, nn.Sequential) else conv  # resize: [Upsample, Conv]
 
     def encode(self, x: Tensor) -> list[Tensor]:
         """Encode images ``(B, 3, S, S)`` in [−1, 1] into ``[f1, ..., f5]``, shallowest first;
