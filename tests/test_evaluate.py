@@ -39,6 +39,7 @@ def strip_run(m: dict) -> dict:
 
 
 def test_eval_end_to_end(run, tmp_path):
+    from stgan.attributes import Coding
     from stgan.data import open_dataset
     from stgan.editing import edit, flip_target, reconstruct
     from stgan.imageio import to_float, to_uint8
@@ -69,13 +70,14 @@ def test_eval_end_to_end(run, tmp_path):
     test = open_dataset(editor.cfg.data, 32, "test", progress=False)
     x_u8 = np.stack([test.image_uint8(i) for i in range(5)])
     x, src = to_float(x_u8), torch.from_numpy(test.labels[:5]).float()
-    rec = to_uint8(reconstruct(editor.G, x, src, "diff"))
+    rec = to_uint8(reconstruct(editor.G, x, src, Coding("diff", 0.5)))
     assert m["reconstruction"]["psnr"] == pytest.approx(metrics.psnr(x_u8, rec).mean(), 1e-9)
     assert m["reconstruction"]["ssim"] == pytest.approx(metrics.ssim(x_u8, rec).mean(), 1e-9)
     i = names.index("Eyeglasses")
     for entry in m["strengths"]:
-        tgt01, tgt = flip_target(src, names, i, 0.5, entry["strength"])
-        out_u8 = to_uint8(edit(editor.G, x, src, tgt, "diff"))
+        coding = Coding("diff", 0.5, entry["strength"])
+        tgt01, tgt = flip_target(src, names, i, coding)
+        out_u8 = to_uint8(edit(editor.G, x, src, tgt, coding))
         hit = judge.predict(out_u8)[:, i] == tgt01[:, i].numpy()
         assert entry["accuracy"]["Eyeglasses"] == pytest.approx(hit.mean())
         if entry["strength"] == 1.0:
@@ -183,6 +185,7 @@ def test_fid_with_a_local_torchscript_network(run, tmp_path):
     assert "FID of the edited images" in (out / "report.md").read_text()
 
     # recomputed: 3 real images against their 13 x 3 edits
+    from stgan.attributes import Coding
     from stgan.data import open_dataset
     from stgan.editing import flip_all
     from stgan.imageio import to_float
@@ -192,7 +195,7 @@ def test_fid_with_a_local_torchscript_network(run, tmp_path):
     test = open_dataset(editor.cfg.data, 32, "test", progress=False)
     x_u8 = np.stack([test.image_uint8(i) for i in range(3)])
     edits = flip_all(editor.G, to_float(x_u8), torch.from_numpy(test.labels[:3]).float(),
-                     editor.attr_names, "diff")  # fmt: skip
+                     editor.attr_names, Coding("diff", 0.5, 1.0))  # fmt: skip
     feats = InceptionFeatures(net)
     fake = feats(np.concatenate([to_uint8(e) for e in edits]))
     assert m["fid"]["edited_vs_real"] == pytest.approx(fid_from_features(fake, feats(x_u8)))

@@ -20,6 +20,7 @@ def recompute(run, judge_file, n: int) -> tuple[float, list[float]]:
     import torch
 
     from stgan import metrics
+    from stgan.attributes import Coding
     from stgan.data import open_dataset
     from stgan.editing import edit, flip_target, reconstruct
     from stgan.imageio import to_float, to_uint8
@@ -27,15 +28,15 @@ def recompute(run, judge_file, n: int) -> tuple[float, list[float]]:
     from stgan.judge import Judge
 
     editor, judge = Editor.from_checkpoint(run), Judge.from_file(judge_file)
-    label, names = editor.cfg.model.label, editor.attr_names
+    coding, names = Coding(editor.cfg.model.label, 0.5, 1.0), editor.attr_names
     test = open_dataset(editor.cfg.data, editor.cfg.model.img_size, "test", progress=False)
     x_u8 = np.stack([test.image_uint8(i) for i in range(n)])
     x, src = to_float(x_u8), torch.from_numpy(test.labels[:n]).float()
-    psnr = metrics.psnr(x_u8, to_uint8(reconstruct(editor.G, x, src, label))).mean()
+    psnr = metrics.psnr(x_u8, to_uint8(reconstruct(editor.G, x, src, coding))).mean()
     accuracy = []
     for i in range(len(names)):
-        tgt01, tgt = flip_target(src, names, i)
-        pred = judge.predict(to_uint8(edit(editor.G, x, src, tgt, label)))
+        tgt01, tgt = flip_target(src, names, i, coding)
+        pred = judge.predict(to_uint8(edit(editor.G, x, src, tgt, coding)))
         accuracy.append(float((pred[:, i] == tgt01[:, i].numpy()).mean()))
     return float(psnr), accuracy
 

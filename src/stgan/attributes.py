@@ -4,6 +4,8 @@ The one home for everything the reference (§4, §5) says about attributes:
 
 - the 13 attributes of the paper (:data:`DEFAULT_ATTRS`);
 - the encoding of 0/1 labels as ±``thres_int`` (±0.5) for the generator;
+- :class:`Coding`: how labels become the generator's input (``diff`` or ``target``,
+  ``thres_int``, ``test_int``), the three settings that always travel together;
 - training targets as a random permutation of the batch's own label rows;
 - the conflict rules applied when a user or the evaluation *sets* an attribute
   (never in training): Bald/Receding_Hairline ⇒ no Bangs; Bangs ⇒ no Bald or
@@ -14,10 +16,15 @@ The one home for everything the reference (§4, §5) says about attributes:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from stgan.errors import UserError
+
+if TYPE_CHECKING:
+    from stgan.config import Config
 
 DEFAULT_ATTRS: tuple[str, ...] = (
     "Bald",
@@ -135,6 +142,44 @@ def generator_code(
     if label == "diff":
         return target_enc - encode(source01, thres_int)
     return target_enc
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How attributes become the generator's input (reference §1, §2, §4): the three
+    settings that always travel together.
+
+    Build it from a config with :meth:`from_config`; the defaults are the paper's STGAN.
+    """
+
+    label: str = "diff"  # "diff": target − source (STGAN); "target": the target (AttGAN)
+    thres_int: float = 0.5  # ± value of an attribute's 0/1 label (training and kept ones)
+    test_int: float = 1.0  # ± value of an attribute set at test time (att_diff ±1.5)
+
+    def __post_init__(self):
+        if self.label not in ("diff", "target"):
+            raise ValueError(f"label must be 'diff' or 'target', got {self.label!r}")
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> Coding:
+        """The coding of a :class:`stgan.config.Config` (``model.label``, ``train.thres_int``,
+        ``train.test_int``)."""
+        return cls(cfg.model.label, cfg.train.thres_int, cfg.train.test_int)
+
+    def encode(self, labels01: torch.Tensor) -> torch.Tensor:
+        """0/1 labels as ±``thres_int`` (:func:`encode`)."""
+        return encode(labels01, self.thres_int)
+
+    def encode_target(
+        self, target01: torch.Tensor, changed: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """A test-time target: ±``test_int`` where ``changed``, else ±``thres_int``
+        (:func:`encode_target`)."""
+        return encode_target(target01, changed, self.thres_int, self.test_int)
+
+    def code(self, source01: torch.Tensor, target_enc: torch.Tensor) -> torch.Tensor:
+        """The generator's input for an encoded target (:func:`generator_code`)."""
+        return generator_code(source01, target_enc, self.label, self.thres_int)
 
 
 def permute_targets(labels01: torch.Tensor) -> torch.Tensor:

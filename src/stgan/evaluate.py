@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from torch import nn
 from tqdm import tqdm
 
 from stgan import metrics
-from stgan.attributes import check_names
+from stgan.attributes import Coding, check_names
 from stgan.editing import edit, flip_target, reconstruct
 from stgan.errors import UserError
 from stgan.imageio import to_float, to_uint8
@@ -103,29 +103,29 @@ def generator_pass(
     names: Sequence[str],
     dataset,
     source01: np.ndarray,
-    label: str,
-    thres_int: float,
+    coding: Coding,
     strengths: Sequence[float],
     batch_size: int,
     device: torch.device,
     progress: bool,
 ) -> Iterator[Batch]:
     """Reconstruct every item of ``dataset`` and flip each attribute in turn (conflict rules
-    applied, :func:`stgan.editing.flip_target`) at every strength, ``batch_size`` items at
-    a time."""
+    applied, :func:`stgan.editing.flip_target`) at every strength (``coding`` with that
+    ``test_int``), ``batch_size`` items at a time."""
+    codings = [replace(coding, test_int=s) for s in strengths]
     bar = tqdm(total=len(dataset), desc="evaluate", unit="img", disable=not progress)
     for start in range(0, len(dataset), batch_size):
         idx = range(start, min(start + batch_size, len(dataset)))
         x_u8 = np.stack([dataset.image_uint8(i) for i in idx])  # (B, S, S, 3)
         x = to_float(x_u8).to(device)  # (B, 3, S, S) in [-1, 1]
         src = torch.as_tensor(source01[start : idx.stop], dtype=torch.float32, device=device)
-        rec = to_uint8(reconstruct(G, x, src, label, thres_int))
+        rec = to_uint8(reconstruct(G, x, src, coding))
         targets, edits = [], []
-        for strength in strengths:
+        for coding_k in codings:
             t_k, e_k = [], []
             for i in range(len(names)):
-                tgt01, tgt_enc = flip_target(src, names, i, thres_int, strength)
-                e_k.append(to_uint8(edit(G, x, src, tgt_enc, label, thres_int)))
+                tgt01, tgt_enc = flip_target(src, names, i, coding_k)
+                e_k.append(to_uint8(edit(G, x, src, tgt_enc, coding_k)))
                 t_k.append(tgt01.cpu().numpy().astype(np.uint8))
             targets.append(t_k)
             edits.append(e_k)
@@ -342,8 +342,9 @@ def evaluate(
     gt = GroundTruth(dataset) if hasattr(dataset, "counterfactual") else None
     fid = FIDFeatures(inception) if inception is not None else None
     accumulators = [a for a in (rec, verdicts, gt, fid) if a is not None]
+    coding = Coding(label, thres_int)
     batches = generator_pass(
-        G, names, dataset, source01, label, thres_int, strengths, batch_size, device, progress
+        G, names, dataset, source01, coding, strengths, batch_size, device, progress
     )
     for batch in batches:
         for acc in accumulators:
@@ -488,7 +489,6 @@ def evaluate_checkpoint(
 
 def _test_split(editor, data: str | None, crop: str | None, dataset, progress: bool):
     """The data config, the test split and its source labels (N, n) for a generator."""
-    from dataclasses import replace
 
     from stgan.data import open_dataset, read_labels
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from stgan import checkpoint
-from stgan.attributes import check_names, conflicts, encode_target, set_attribute
+from stgan.attributes import Coding, check_names, conflicts, set_attribute
 from stgan.config import Config, from_dict
 from stgan.editing import edit, sample_grid
 from stgan.errors import UserError
@@ -44,6 +44,11 @@ class Editor:
         return self.cfg.model.img_size
 
     @property
+    def coding(self) -> Coding:
+        """How attributes become the generator's input (its label code, thres_int, test_int)."""
+        return Coding.from_config(self.cfg)
+
+    @property
     def crop(self) -> str:
         """The crop the training images had (``none`` for the synthetic faces)."""
         return self.cfg.data.image_crop
@@ -52,7 +57,7 @@ class Editor:
         """Encoded target for ``changes`` {name: value}: 1 / 0 turn an attribute on / off at
         the test strength (``±test_int``); any other value t in [−1, 1] is an intensity that
         places the attribute at t. Conflict rules apply to attributes turned on."""
-        names, t = self.attr_names, self.cfg.train
+        names = self.attr_names
         check_names(list(changes), names, "the edit")
         on = [n for n, v in changes.items() if v > 0]
         for n in on:
@@ -65,7 +70,7 @@ class Editor:
             i = names.index(n)
             target01 = set_attribute(target01, names, i, 1.0 if v > 0 else 0.0)
             changed[:, i] = True
-        enc = encode_target(target01, changed, t.thres_int, t.test_int)
+        enc = self.coding.encode_target(target01, changed)
         for n, v in changes.items():
             if v not in (0.0, 1.0):  # an intensity on the slider
                 enc[:, names.index(n)] = float(v)
@@ -78,13 +83,10 @@ class Editor:
         x = to_float(images).to(self.device)
         src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
         tgt = self.target(src, changes)
-        return to_uint8(edit(self.G, x, src, tgt, self.cfg.model.label, self.cfg.train.thres_int))
+        return to_uint8(edit(self.G, x, src, tgt, self.coding))
 
     def grid(self, images: np.ndarray, source01: np.ndarray) -> np.ndarray:
         """Paper-style grid: a row per image, input | reconstruction | each attribute flipped."""
         x = to_float(images).to(self.device)
         src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
-        t = self.cfg.train
-        return sample_grid(
-            self.G, x, src, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int
-        )
+        return sample_grid(self.G, x, src, self.attr_names, self.coding)

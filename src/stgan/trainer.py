@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from stgan import checkpoint, ema, losses
-from stgan.attributes import encode, generator_code, permute_targets
+from stgan.attributes import Coding, encode, generator_code, permute_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
@@ -282,7 +282,8 @@ class Trainer:
         G = self.output_generator() if G is None else G
         was_training = G.training
         G.eval()
-        grid = sample_grid(G, x, a, self.attr_names, self.cfg.model.label, t.thres_int, t.test_int)
+        coding = Coding(self.cfg.model.label, t.thres_int, t.test_int)
+        grid = sample_grid(G, x, a, self.attr_names, coding)
         G.train(was_training)
         path = Path(run_dir) / "samples" / f"step_{self.state.step:08d}.png"
         write_png(path, grid)
