@@ -168,12 +168,35 @@ def test_data_check_counts_rates_and_sheet(run, tmp_path, capsys):
     assert stgan(f"{cmd} --sheet {sheet} --n 4") == 0
     out = capsys.readouterr().out
     assert "3 images — train 1, val 1, test 1" in out and "| Male |" in out
+    assert "every one of the 3 images reads" in out
     assert Image.open(sheet).size == (2 + 34, 2 + 34)  # the one test image
     capsys.readouterr()
     assert stgan(f"data check --data {faces} --size 32 --crop center") == 0
     assert "records data.crop" not in capsys.readouterr().out  # an explicit crop is kept
     assert stgan(f"data check --data {faces} --size 32") == 0  # the folder's recorded crop
     assert "records data.crop=none" in capsys.readouterr().out
+
+
+def test_data_check_reads_every_image(run, tmp_path, capsys):
+    """Every image is decoded (not only the sheet's): one stdout line per unreadable image,
+    then one error line and exit 2, and no sheet."""
+    _, faces = run
+    folder = tmp_path / "faces"
+    shutil.copytree(faces, folder)
+    images = sorted((folder / "img_align_celeba").iterdir())
+    images[0].write_bytes(b"\x89PNG\r\n\x1a\n not really")  # corrupt
+    images[2].write_bytes(images[2].read_bytes()[:80])  # truncated
+    sheet = tmp_path / "sheet.png"
+    assert stgan(f"data check --data {folder} --size 32 --sheet {sheet}") == 2
+    out, err = capsys.readouterr()
+    listed = [line for line in out.splitlines() if str(images[0].parent) in line]
+    assert len(listed) == 2 and str(images[0]) in listed[0] and str(images[2]) in listed[1]
+    assert images[1].name not in out
+    assert "reading every image" in err  # the progress bar (stderr)
+    assert err.splitlines()[-1].startswith("stgan: error: 2 of 3 images cannot be read")
+    assert not sheet.exists()
+    assert stgan(f"data check --data {folder} --size 32 --quiet") == 2
+    assert capsys.readouterr().err.count("\n") == 1  # --quiet: the error line only
 
 
 @pytest.mark.slow

@@ -31,10 +31,13 @@ def register(sub) -> None:
 
     dc = dsub.add_parser(
         "check",
-        help="counts, attribute rates and a contact sheet of a data folder",
-        description="Read a data folder as training would (splits, crop, resize) and print "
-        "the number of images per split and the rate of +1 of each attribute; --sheet writes "
-        "the first test images as training sees them.",
+        help="read every image of a data folder; counts, attribute rates, a contact sheet",
+        description="Read a data folder as training would (splits, crop, resize): print the "
+        "number of images per split and the rate of +1 of each attribute, then decode every "
+        "image (all cores) and print one line per image that cannot be read (missing, corrupt, "
+        "too large, too small for the crop); exit status 2 if there is any. --sheet writes the "
+        "first test images as training sees them (only when every image reads). Nothing else "
+        "is written (no decoded cache).",
     )
     options.add_data(dc, help="'synthetic' or a data folder", required=True)
     dc.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
@@ -44,6 +47,7 @@ def register(sub) -> None:
         "--n", type=options.positive_int, default=16, help="images on the sheet (default 16)"
     )
     options.add_overwrite(dc, "an existing --sheet")
+    options.add_quiet(dc)
     options.add_set(
         dc,
         metavar="data.KEY=VALUE",
@@ -72,9 +76,10 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
-    """Counts per split, the rate of each attribute, and a contact sheet of what training sees."""
+    """Counts per split, the rate of each attribute, every image decoded, and a contact sheet
+    of what training sees."""
     from stgan.config import load
-    from stgan.data import open_dataset, resolve_crop
+    from stgan.data import open_dataset, resolve_crop, unreadable_images
     from stgan.imageio import make_grid
     from stgan.outputs import check_output_file, write_image
 
@@ -83,14 +88,16 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         overrides.append(f"data.crop={args.crop}")
     cfg = load(overrides=overrides)
     data, note = resolve_crop(cfg.data)
-    cfg = replace(cfg, data=data)
+    # read from the files, never through (or into) a decoded cache: the check writes nothing
+    cfg = replace(cfg, data=replace(data, cache=False))
     if note:
         print(note)
     if args.sheet:
         inputs = [] if cfg.data.dataset == "synthetic" else [Path(cfg.data.dataset)]
         check_output_file(args.sheet, "--sheet", inputs, args.overwrite)
     sets = {
-        s: open_dataset(cfg.data, args.size, s, progress=False) for s in ("train", "val", "test")
+        s: open_dataset(cfg.data, args.size, s, progress=False, read_first=False)
+        for s in ("train", "val", "test")
     }
     names = sets["train"].attr_names
     total = sum(len(d) for d in sets.values())
@@ -99,6 +106,17 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     print("| attribute | rate of +1 |\n|---|---:|")
     for name, rate in zip(names, labels.mean(axis=0), strict=True):
         print(f"| {name} | {rate:.3f} |")
+    everything = open_dataset(cfg.data, args.size, "all", progress=False, read_first=False)
+    bad = unreadable_images(everything, progress=not args.quiet)
+    for line in bad:
+        print(line)
+    if bad:
+        raise UserError(
+            f"{len(bad)} of {len(everything)} images cannot be read (listed above); fix or "
+            "remove them (and their label rows) before training"
+        )
+    if cfg.data.dataset != "synthetic":
+        print(f"every one of the {len(everything)} images reads as training reads it")
     if args.sheet:
         test = sets["test"]
         tiles = [test.image_uint8(i) for i in range(min(args.n, len(test)))]

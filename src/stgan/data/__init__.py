@@ -223,7 +223,7 @@ def _synthetic(cfg: DataConfig, img_size: int, split: str, progress: bool) -> Sy
 
 
 def open_dataset(
-    cfg: DataConfig, img_size: int, split: str, progress: bool = True
+    cfg: DataConfig, img_size: int, split: str, progress: bool = True, read_first: bool = True
 ) -> FaceDataset | SyntheticDataset:
     """Open split ``split`` (train, val, test or all) of the data that ``cfg`` describes.
 
@@ -233,6 +233,7 @@ def open_dataset(
     :func:`stgan.data.celeba.split_indices`. A folder written by ``stgan data synth`` is read
     with the crop it records (``none``) when ``cfg.crop`` is the default: see
     :func:`resolve_crop`, which a caller recording the config of a run should apply first.
+    ``read_first=False`` skips reading the split's first image (for :func:`unreadable_images`).
 
     Raises:
         UserError: missing folder or label file, malformed labels, missing images, a label
@@ -260,7 +261,8 @@ def open_dataset(
         )
     files = [table.files[r] for r in rows]
     labels = table.labels[np.ix_(rows, cols)]
-    load_image(image_dir / files[0], cfg.crop, img_size)  # fail early if the crop does not fit
+    if read_first:  # fail early if the crop does not fit
+        load_image(image_dir / files[0], cfg.crop, img_size)
     cache = None
     if cfg.cache:
         cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else folder / DEFAULT_DIR
