@@ -19,6 +19,8 @@ from stgan.judge import (
     predict_dataset,
     save_judge,
     train_classifier,
+    weak_attributes,
+    weakness_warning,
 )
 
 NAMES = ("Bald", "Bangs", "Black_Hair")
@@ -142,3 +144,40 @@ def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     assert judge.info["metrics"]["accuracy_mean"] == metrics["accuracy_mean"]
     assert main(argv) == 2  # refuses to overwrite
     assert main([*argv[:-3], "--attrs", "Nope", "--overwrite"]) == 2
+
+
+def metrics_of(acc: dict[str, float], base: dict[str, float]) -> dict:
+    return {
+        "accuracy": acc,
+        "majority_baseline": base,
+        "accuracy_mean": sum(acc.values()) / len(acc),
+        "majority_baseline_mean": sum(base.values()) / len(base),
+    }
+
+
+def test_weak_attributes_are_those_at_or_below_the_baseline():
+    m = metrics_of({"Bald": 0.97, "Bangs": 0.80, "Male": 0.95}, {"Bald": 0.97, "Bangs": 0.85,
+                                                                  "Male": 0.60})  # fmt: skip
+    assert weak_attributes(m) == ["Bald", "Bangs"]  # equal counts as no better
+    line = weakness_warning(m, "the judge J")
+    assert line.startswith("the judge J is no better") and "\n" not in line
+    assert "2 of 3 attributes (Bald, Bangs;" in line and "90.7% vs baseline 80.7%" in line
+    good = metrics_of({"Bald": 0.98, "Bangs": 0.9}, {"Bald": 0.97, "Bangs": 0.85})
+    assert weak_attributes(good) == [] and weakness_warning(good) is None
+    assert weak_attributes(None) == [] and weak_attributes({"accuracy_mean": 0.5}) == []
+
+
+def test_training_and_prediction_report_progress_through_callbacks():
+    torch.manual_seed(0)
+    train, test = Bright(24, seed=1), Bright(5, seed=2)
+    calls = []
+    stats = train_classifier(
+        build_classifier(3, 32), train, "cpu", epochs=2, batch_size=8,
+        on_step=lambda done, total, loss: calls.append((done, total, loss)),
+    )  # fmt: skip
+    assert [c[:2] for c in calls] == [(k, 6) for k in range(1, 7)]
+    assert calls[-1][2] == pytest.approx(stats["loss"])  # the last epoch's mean loss
+    batches = []
+    judge = Judge(build_classifier(3, 32), NAMES, 32)
+    predict_dataset(judge, test, batch_size=2, on_batch=lambda d, t: batches.append((d, t)))
+    assert batches == [(1, 3), (2, 3), (3, 3)]

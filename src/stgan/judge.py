@@ -4,7 +4,8 @@ The paper measures attribute generation accuracy with a separately trained 13-at
 classifier (:class:`stgan.models.Classifier`: five blocks of two 3×3 conv + BN + ReLU with
 16…256 channels and max-pooling, FC 512; Adam 2e-4, batch 64, 25 epochs, BCE with logits).
 This module trains it (:func:`train_classifier`), measures it on held-out images
-(:func:`predict_dataset`, :func:`accuracy_report`), and stores it as data
+(:func:`predict_dataset`, :func:`accuracy_report`; :func:`weak_attributes` names those
+where it is no better than the majority-class baseline), and stores it as data
 (:func:`save_judge`): a dict with the weights, attribute names, image size, crop and
 preprocessing, tagged ``"format": "stgan-classifier"`` and loadable with
 ``torch.load(..., weights_only=True)``.
@@ -18,7 +19,8 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from stgan.data.stream import UserErrorLoader, to_model_input
 from stgan.data.transforms import load_image
@@ -203,13 +204,15 @@ def train_classifier(
     seed: int = 0,
     num_workers: int = 0,
     max_minutes: float | None = None,
-    progress: Callable[[int], Any] | None = None,
+    on_step: Callable[..., Any] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` on ``(image, 0/1 labels)`` items with BCE on logits (reference §6).
 
     Adam(lr, β 0.9/0.999), mean BCE over batch × attributes, shuffled each epoch by a
     generator seeded with ``seed``. Stops after ``epochs`` or, cleanly between two batches,
-    after ``max_minutes``. ``progress(total_batches)`` returns a tqdm-like bar.
+    after ``max_minutes``. ``on_step(done, total, loss=...)`` is called after every batch
+    with the batches done, those planned and the epoch's mean loss so far (e.g. a
+    :class:`stgan.progress.Bar`).
 
     Returns:
         ``{"epochs": completed epochs (fractional), "steps": batches, "loss": last mean
@@ -228,33 +231,28 @@ def train_classifier(
         persistent_workers=num_workers > 0,
     )
     per_epoch = len(loader)
-    bar = progress(epochs * per_epoch) if progress else None
+    total = epochs * per_epoch
     t0, steps, loss_sum, n_loss, last_loss = time.monotonic(), 0, 0.0, 0, float("nan")
     stop = False
-    try:
-        for _epoch in range(epochs):
-            loss_sum, n_loss = 0.0, 0
-            for x, y in loader:
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-                loss = F.binary_cross_entropy_with_logits(model(x), y)  # mean over B × n
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                steps += 1
-                loss_sum += loss.item()
-                n_loss += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{loss_sum / n_loss:.4f}")
-                if max_minutes is not None and time.monotonic() - t0 > 60.0 * max_minutes:
-                    stop = True
-                    break
-            last_loss = loss_sum / max(n_loss, 1)
-            if stop:
+    for _epoch in range(epochs):
+        loss_sum, n_loss = 0.0, 0
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            loss = F.binary_cross_entropy_with_logits(model(x), y)  # mean over B × n
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            steps += 1
+            loss_sum += loss.item()
+            n_loss += 1
+            if on_step is not None:
+                on_step(steps, total, loss=loss_sum / n_loss)
+            if max_minutes is not None and time.monotonic() - t0 > 60.0 * max_minutes:
+                stop = True
                 break
-    finally:
-        if bar is not None:
-            bar.close()
+        last_loss = loss_sum / max(n_loss, 1)
+        if stop:
+            break
     model.eval()
     return {
         "epochs": steps / max(per_epoch, 1),
@@ -266,9 +264,13 @@ def train_classifier(
 
 @torch.no_grad()
 def predict_dataset(
-    judge: Judge, dataset: Dataset, batch_size: int = 256, progress: bool = False
+    judge: Judge,
+    dataset: Dataset,
+    batch_size: int = 256,
+    on_batch: Callable[[int, int], Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Judge every item of a dataset of ``(image, 0/1 labels)``.
+    """Judge every item of a dataset of ``(image, 0/1 labels)``; ``on_batch(done, total)``
+    is called after every batch (e.g. a :class:`stgan.progress.Bar`).
 
     Returns:
         ``(predictions, labels)``, both (N, n) ``uint8`` 0/1, in item order (each label
@@ -276,9 +278,11 @@ def predict_dataset(
     """
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     preds, labels = [], []
-    for x, y in tqdm(loader, desc="classify", unit="batch", disable=not progress):
+    for x, y in loader:
         preds.append(judge.predict(x, batch_size))
         labels.append(y.numpy() > 0.5)
+        if on_batch is not None:
+            on_batch(len(preds), len(loader))
     if not preds:
         empty = np.zeros((0, len(judge.attr_names)), np.uint8)
         return empty, empty
@@ -296,33 +300,40 @@ def fit_judge(
     seed: int = 0,
     num_workers: int = 0,
     crop: str = "none",
-    progress: bool = True,
+    progress: bool = False,
+    on_step: Callable[..., Any] | None = None,
+    on_batch: Callable[[int, int], Any] | None = None,
 ) -> tuple[Judge, dict[str, Any]]:
     """Train the reference classifier on ``train_set``; measure it on ``test_set``.
 
     Returns the judge (eval mode) and :func:`accuracy_report` with a ``train`` section
     (:func:`train_classifier`'s statistics).
     The classifier is initialised from the global torch RNG: seed it first.
+    Progress goes to ``on_step`` (training, :func:`train_classifier`) and ``on_batch``
+    (the held-out predictions, :func:`predict_dataset`); ``progress=True`` draws plain
+    bars for those not given.
     """
     names = train_set.attr_names
     model = build_classifier(len(names), img_size)
+    with ExitStack() as bars:
+        if progress:
+            from stgan.progress import Bar
 
-    def bar(total: int):
-        return tqdm(total=total, desc="classifier", unit="batch", disable=not progress)
-
-    stats = train_classifier(
-        model,
-        train_set,
-        device,
-        epochs,
-        batch_size,
-        seed=seed,
-        num_workers=num_workers,
-        max_minutes=max_minutes,
-        progress=bar,
-    )
-    judge = Judge(model, names, img_size, crop, device)
-    pred, labels = predict_dataset(judge, test_set, progress=progress)
+            on_step = on_step or bars.enter_context(Bar("classifier", "batch"))
+            on_batch = on_batch or bars.enter_context(Bar("classify", "batch"))
+        stats = train_classifier(
+            model,
+            train_set,
+            device,
+            epochs,
+            batch_size,
+            seed=seed,
+            num_workers=num_workers,
+            max_minutes=max_minutes,
+            on_step=on_step,
+        )
+        judge = Judge(model, names, img_size, crop, device)
+        pred, labels = predict_dataset(judge, test_set, on_batch=on_batch)
     report = accuracy_report(pred, labels, names, train_set.labels)
     report["train"] = stats
     return judge, report
@@ -351,6 +362,42 @@ def accuracy_report(
         "majority_baseline": {n: float(b) for n, b in zip(names, base, strict=True)},
         "majority_baseline_mean": float(base.mean()),
     }
+
+
+def weak_attributes(metrics: Mapping[str, Any] | None) -> list[str]:
+    """The attributes on which a judge is no better than the majority-class baseline.
+
+    Args:
+        metrics: an :func:`accuracy_report` (a judge file keeps it: ``Judge.info["metrics"]``);
+            None or a report without a baseline gives none.
+
+    Returns:
+        The names whose held-out accuracy is at or below their baseline, in report order:
+        on those the judge's verdicts (and a generator's accuracy measured with them) say
+        little.
+    """
+    acc = (metrics or {}).get("accuracy") or {}
+    base = (metrics or {}).get("majority_baseline") or {}
+    return [n for n, a in acc.items() if base.get(n) is not None and a is not None and a <= base[n]]
+
+
+def weakness_warning(metrics: Mapping[str, Any] | None, judge: str = "the judge") -> str | None:
+    """One line warning that names :func:`weak_attributes`, or None if there are none."""
+    weak = weak_attributes(metrics)
+    if not weak:
+        return None
+    m = dict(metrics or {})
+    means = ""
+    if m.get("accuracy_mean") is not None and m.get("majority_baseline_mean") is not None:
+        means = (
+            f"; held-out mean {100 * m['accuracy_mean']:.1f}% vs baseline "
+            f"{100 * m['majority_baseline_mean']:.1f}%"
+        )
+    return (
+        f"{judge} is no better than always guessing the majority class on {len(weak)} of "
+        f"{len(m['accuracy'])} attributes ({', '.join(weak)}{means}): its verdicts on them "
+        "mean little; train it longer or on more images"
+    )
 
 
 def format_accuracy_table(report: dict[str, Any]) -> str:

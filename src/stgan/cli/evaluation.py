@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +33,16 @@ def _data_inputs(data: str | None) -> list[Path]:
     return [Path(data)] if data and data != "synthetic" else []
 
 
+def _warn_if_weak(command: str, metrics, judge: str) -> None:
+    """One line on stderr if the judge is no better than its majority-class baseline on
+    some attributes (:func:`stgan.judge.weak_attributes`)."""
+    from stgan.judge import weakness_warning
+
+    line = weakness_warning(metrics, judge)
+    if line:
+        print(f"stgan {command}: warning: {line}", file=sys.stderr)
+
+
 # --------------------------------------------------------------------------------------------
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from stgan.config import Config, DataConfig, apply, parse_set, validate
@@ -40,6 +51,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from stgan.judge import FILE_NAME, fit_judge, format_accuracy_table, json_ready, save_judge
     from stgan.models import count_parameters
     from stgan.outputs import check_output_dir
+    from stgan.progress import Bar
     from stgan.runtime import resolve_device, seed_everything
 
     sets = parse_set(args.set)
@@ -67,19 +79,22 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
             f"images ({data.dataset}), {args.img_size} px, {len(train_set.attr_names)} "
             f"attributes, {args.epochs} epochs, batch {args.batch_size}, device {device}"
         )
-    judge, report = fit_judge(
-        train_set,
-        test_set,
-        args.img_size,
-        device,
-        args.epochs,
-        args.batch_size,
-        args.max_minutes,
-        args.seed,
-        data.num_workers,
-        crop,
-        progress=not args.quiet,
-    )
+    show = not args.quiet
+    with Bar("classifier", "batch", show) as on_step, Bar("classify", "batch", show) as on_batch:
+        judge, report = fit_judge(
+            train_set,
+            test_set,
+            args.img_size,
+            device,
+            args.epochs,
+            args.batch_size,
+            args.max_minutes,
+            args.seed,
+            data.num_workers,
+            crop,
+            on_step=on_step,
+            on_batch=on_batch,
+        )
     report.update(
         data=data.dataset, img_size=args.img_size, crop=crop, params=count_parameters(judge.model)
     )
@@ -103,6 +118,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     )
     print(format_accuracy_table(report))
     print(f"wrote {out / FILE_NAME} and {out / 'metrics.json'}")
+    _warn_if_weak("train-classifier", report, f"the judge {out / FILE_NAME}")
     return 0
 
 
@@ -118,6 +134,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_output_dir(args.out, EVAL_FILES, "--out", inputs, args.overwrite)
     device = resolve_device(args.device)
     judge = Judge.from_file(args.classifier, device) if args.classifier else None
+    if judge is not None:
+        _warn_if_weak("eval", judge.info.get("metrics"), f"the judge {judge.info['path']}")
     inception = None
     if args.inception:
         from stgan.fid import InceptionFeatures
@@ -160,6 +178,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------------------------
 def cmd_study(args: argparse.Namespace) -> int:
+    from stgan.judge import Judge
     from stgan.outputs import check_writable_dir
     from stgan.runs import RunLock
     from stgan.runtime import resolve_device
@@ -174,6 +193,9 @@ def cmd_study(args: argparse.Namespace) -> int:
         if "recipe" not in inspect.signature(run_study).parameters:
             raise UserError("this version of stgan study cannot choose a --recipe yet")
         extra["recipe"] = args.recipe
+    if args.classifier:  # a judge given: warned about before the work
+        judge = Judge.from_file(args.classifier)
+        _warn_if_weak("study", judge.info.get("metrics"), f"the judge {judge.info['path']}")
     with RunLock(out):  # one study per folder (its variant runs live inside)
         study = run_study(
             out,
@@ -193,6 +215,9 @@ def cmd_study(args: argparse.Namespace) -> int:
         )
     print((out / "study.md").read_text())
     print(f"wrote {out / 'study.md'}, study.json and figures; {len(study['variants'])} variants")
+    if not args.classifier and study.get("classifier"):  # the judge the study trained
+        judge = Judge.from_file(study["classifier"])
+        _warn_if_weak("study", judge.info.get("metrics"), f"the judge {study['classifier']}")
     return 0
 
 
