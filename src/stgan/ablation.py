@@ -64,6 +64,30 @@ def parse_variant(spec: str) -> tuple[str, list[str]]:
     return recipe, sets
 
 
+def parse_budgets(budgets: Sequence[int | float | str]) -> tuple[str, list[float]]:
+    """Budgets as ``("steps", [G iterations])`` or ``("cpu", [CPU seconds])``: plain numbers
+    are G iterations, numbers with an ``s`` suffix (``"60s"``) cumulative training CPU
+    seconds of this process; one unit for all. A UserError names a bad budget."""
+    units, values = set(), []
+    for b in budgets:
+        text = str(b).strip()
+        cpu = text.endswith("s")
+        try:
+            v = float(text[:-1]) if cpu else int(text)
+        except ValueError:
+            v = 0
+        if not v > 0:
+            raise UserError(
+                f"budget {text!r} must be a G-iteration count ≥ 1 (e.g. 400) or CPU seconds "
+                "(e.g. 120s)"
+            )
+        units.add("cpu" if cpu else "steps")
+        values.append(v)
+    if len(units) != 1:
+        raise UserError("give every budget in one unit: G iterations (400) or CPU seconds (120s)")
+    return units.pop(), sorted(set(values))
+
+
 def variant_config(spec: str, config: str, overrides: Sequence[str], data: str | None) -> Config:
     """The config of one variant: shipped name or file ← recipe ← ``--set`` ← its switches."""
     recipe, sets = parse_variant(spec)
@@ -113,11 +137,9 @@ def run_ablation(
     from stgan.study import get_judge, train_variant
 
     out, device = Path(out), torch.device(device)
-    budgets = sorted(set(int(b) for b in budgets))
+    unit, budgets = parse_budgets(budgets)
     if not variants:
         raise UserError("name at least one variant")
-    if not budgets or budgets[0] < 1:
-        raise UserError(f"budgets must be G-iteration counts ≥ 1, got {list(budgets)}")
     cfgs = {v: variant_config(v, config, overrides, data) for v in variants}
     base = next(iter(cfgs.values()))
     for v, c in cfgs.items():
@@ -152,29 +174,40 @@ def run_ablation(
         run_dir = out / _dirname(v)
         rec_path = run_dir / "ablation_curve.json"
         curve = json.loads(rec_path.read_text()) if rec_path.is_file() else []
-        done = {p["steps"] for p in curve}
+        done = {p.get("budget", p["steps"]) for p in curve}
         cpu = curve[-1]["cpu_seconds"] if curve else 0.0
         wall = curve[-1]["wall_seconds"] if curve else 0.0
         for b in budgets:
             if b in done:
                 continue
-            log(f"ablation: {v}: training to {b} G iterations")
             c0, w0 = time.process_time(), time.monotonic()
+            stop = None
+            if unit == "steps":
+                log(f"ablation: {v}: training to {b} G iterations")
+                steps = int(b)
+            else:  # a cumulative CPU-time budget: train until this process has spent it
+                log(f"ablation: {v}: training to {b:g} CPU seconds")
+                steps, left = 10**9, b - cpu
+
+                def stop(c0=c0, left=left) -> bool:
+                    return time.process_time() - c0 >= left
+
             rec = train_variant(
-                cfgs[v], names, train_set, sample_batch, run_dir, device, b, None, bar
+                cfgs[v], names, train_set, sample_batch, run_dir, device, steps, None, bar, stop
             )
             cpu += time.process_time() - c0
             wall += time.monotonic() - w0
             result = evaluate_checkpoint(
                 run_dir,
                 judge,
-                run_dir / f"eval_{b:06d}",
+                run_dir / ("eval_" + (f"{int(b):06d}" if unit == "steps" else f"{b:g}s")),
                 limit=limit,
                 device=device,
                 dataset=test_set,
                 progress=progress,
             )
             point = {
+                "budget": b,
                 "steps": rec["steps"],
                 "cpu_seconds": round(cpu, 1),
                 "wall_seconds": round(wall, 1),
@@ -184,12 +217,13 @@ def run_ablation(
             curve.append(point)
             atomic_write_bytes(rec_path, (json.dumps(curve, indent=2) + "\n").encode())
             log(f"ablation: {v} @ {b}: " + _one_line(point))
-        curves[v] = sorted(curve, key=lambda p: p["steps"])
+        curves[v] = sorted(curve, key=lambda p: p.get("budget", p["steps"]))
     result = {
         "config": config,
         "data": base.data.dataset,
         "img_size": base.model.img_size,
         "budgets": budgets,
+        "budget_unit": unit,
         "overrides": list(overrides),
         "classifier": judge.info.get("path"),
         "classifier_accuracy": (judge.info.get("metrics") or {}).get("accuracy_mean"),

@@ -65,8 +65,10 @@ def train_variant(
     max_steps: int | None,
     max_minutes: float | None,
     progress: Callable[[int, int], Any] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Train one variant into ``run_dir`` (resuming a step-budget run); returns its record."""
+    """Train one variant into ``run_dir`` (resuming a step-budget run); returns its record.
+    ``should_stop`` is asked after every iteration (e.g. a CPU-time budget)."""
     from stgan.models import build_discriminator, build_generator, count_parameters
     from stgan.runtime import seed_everything
     from stgan.trainer import Trainer
@@ -83,7 +85,9 @@ def train_variant(
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(run_dir / "config.toml", to_toml(cfg).encode())
     t0 = time.monotonic()
-    step = trainer.fit(train_set, run_dir, sample_batch, max_steps, max_minutes, progress)
+    step = trainer.fit(
+        train_set, run_dir, sample_batch, max_steps, max_minutes, progress, should_stop
+    )
     return {
         "steps": step,
         "train_minutes": (time.monotonic() - t0) / 60.0,

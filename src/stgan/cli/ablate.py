@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from stgan.cli.options import add_data, add_device, add_quiet, add_set, positive_int
-from stgan.errors import UserError
 
 
 def register(sub) -> None:
@@ -27,7 +26,8 @@ def register(sub) -> None:
     a.add_argument(
         "--budgets",
         default="100,200,400",
-        help="comma-separated G-iteration budgets; each variant is evaluated at each",
+        help="comma-separated budgets, G iterations (100,200,400) or cumulative training CPU "
+        "seconds (60s,120s); each variant is evaluated at each",
     )
     a.add_argument("--config", default="tiny", help="shipped config or TOML file (default tiny)")
     add_data(a, help="'synthetic' (default) or a data folder; the same for every variant")
@@ -46,25 +46,16 @@ def register(sub) -> None:
     a.set_defaults(func=cmd_ablate)
 
 
-def _budgets(text: str) -> list[int]:
-    try:
-        out = [int(b) for b in text.split(",") if b.strip()]
-    except ValueError:
-        out = []
-    if not out or min(out) < 1:
-        raise UserError(f"--budgets must be G-iteration counts ≥ 1, e.g. 100,200,400; got {text!r}")
-    return out
-
-
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from stgan.ablation import parse_variant, run_ablation
+    from stgan.ablation import parse_budgets, parse_variant, run_ablation
     from stgan.outputs import check_writable_dir
     from stgan.runtime import resolve_device
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:
         parse_variant(v)  # a bad spec fails before any work
-    budgets = _budgets(args.budgets)
+    budgets = args.budgets.split(",")
+    parse_budgets(budgets)  # a bad budget fails before any work
     check_writable_dir(args.out, "--out")
     result = run_ablation(
         args.out,
