@@ -228,8 +228,8 @@ def train_classifier(
         drop_last=len(train_set) > batch_size,
         num_workers=num_workers,
         generator=torch.Generator().manual_seed(seed),
-        persistent_workers=num_workers > 0,
-    )
+    )  # workers are not persistent: after a bad image they stop at once (not at a later
+    # garbage collection, which can wait 5 s for each)
     per_epoch = len(loader)
     total = epochs * per_epoch
     t0, steps, loss_sum, n_loss, last_loss = time.monotonic(), 0, 0.0, 0, float("nan")
