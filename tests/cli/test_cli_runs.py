@@ -46,6 +46,7 @@ def test_resuming_a_finished_run_says_so(run_copy, capsys):
     assert sorted(p.name for p in run_copy.rglob("*")) == before
 
 
+@pytest.mark.slow  # two trainings (1-2 s)
 def test_resume_from_an_older_checkpoint_when_the_newest_is_corrupt(run_copy, capsys):
     newest = checkpoint.ckpt_path(run_copy, 4)
     newest.write_bytes(b"\x00" * 100)
@@ -74,6 +75,7 @@ def test_a_big_generator_on_a_cpu_is_warned_about(tmp_path, capsys, monkeypatch)
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow  # a training (1 s)
 def test_quiet_training_prints_only_the_result(tmp_path, capsys):
     assert stgan(f"train {FAST} --out {tmp_path / 'r'} --max-steps 1") == 0
     out, err = capsys.readouterr()

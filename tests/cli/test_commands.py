@@ -150,6 +150,7 @@ def test_edit_with_source_attributes_from_a_judge(run, tmp_path, capsys):
     assert len(list(dst.glob("*.png"))) == 3
 
 
+@pytest.mark.slow  # matplotlib's layout of the curves (the shared run plots them too)
 def test_plot_command(run, tmp_path, capsys):
     out, _ = run
     copy = tmp_path / "run"

@@ -1,5 +1,8 @@
 """A judge no better than its majority-class baseline is named in one warning line on stderr
-by train-classifier, eval and study; the train-classifier progress comes from the CLI's bars."""
+by train-classifier, eval and study; train-classifier draws the progress bars itself.
+
+The work behind each command (training the judge, evaluating, the study) is stubbed: only
+what the command prints around it is tested here (the work has its own tests)."""
 
 from __future__ import annotations
 
@@ -10,21 +13,21 @@ import torch
 from cli_helpers import stgan
 
 from stgan.attributes import DEFAULT_ATTRS
-from stgan.judge import build_classifier, save_judge, weak_attributes
+from stgan.judge import Judge, build_classifier, save_judge
+from stgan.progress import Bar
 
 WEAK = ("Bald", "Young")  # at and below their baselines
 
 
-def metrics(weak: tuple[str, ...] = WEAK) -> dict:
-    acc = {n: (0.5 if n == "Young" else 0.9) if n in weak else 0.95 for n in DEFAULT_ATTRS}
-    base = {n: 0.9 for n in DEFAULT_ATTRS}
+def metrics(weak: tuple[str, ...] = WEAK, names=DEFAULT_ATTRS) -> dict:
+    acc = {n: (0.5 if n == "Young" else 0.9) if n in weak else 0.95 for n in names}
     return {
         "n_images": 10,
         "accuracy": acc,
-        "majority_baseline": base,
+        "majority_baseline": dict.fromkeys(names, 0.9),
         "accuracy_mean": sum(acc.values()) / len(acc),
         "majority_baseline_mean": 0.9,
-        "train": {"epochs": 1.0, "steps": 1, "loss": 0.5, "minutes": 0.0},
+        "train": {"epochs": 1.0, "steps": 2, "loss": 0.5, "minutes": 0.0},
     }
 
 
@@ -34,26 +37,34 @@ def judge_file(path, weak: tuple[str, ...] = WEAK):
     return path
 
 
-def warning(err: str) -> str:
+def warning(err: str, n: int = 13) -> str:
     lines = err.splitlines()
     assert len(lines) == 1, err
-    assert "warning: the judge" in lines[0] and "2 of 13 attributes (Bald, Young;" in lines[0]
+    assert "warning: the judge" in lines[0] and f"2 of {n} attributes (Bald, Young;" in lines[0]
     return lines[0]
 
 
-def test_eval_warns_about_a_weak_judge(run, tmp_path, capsys):
+def test_eval_warns_about_a_weak_judge(run, tmp_path, capsys, monkeypatch):
     out, _ = run
+    evaluated = []
+
+    def fake_evaluate(checkpoint, judge, *args, **kw):
+        evaluated.append(judge.info["path"])
+        none = {"gt_edit_psnr": None, "fid": None}
+        return {"n_images": 2, "strengths": [], "summary": {"psnr": 20.0, "ssim": 0.5, **none}}
+
+    monkeypatch.setattr("stgan.evaluate.evaluate_checkpoint", fake_evaluate)
     weak, good = judge_file(tmp_path / "weak.pt"), judge_file(tmp_path / "good.pt", ())
     cmd = f"eval --checkpoint {out} --limit 2 --quiet --classifier"
     assert stgan(f"{cmd} {weak} --out {tmp_path / 'a'}") == 0
     assert warning(capsys.readouterr().err).startswith(f"stgan eval: warning: the judge {weak}")
     assert stgan(f"{cmd} {good} --out {tmp_path / 'b'}") == 0
     assert capsys.readouterr().err == ""
+    assert evaluated == [str(weak), str(good)]
 
 
 @pytest.mark.parametrize("given", [True, False])
 def test_study_warns_about_the_judge_it_uses(tmp_path, capsys, monkeypatch, given):
-    """The study itself is stubbed: only the judge it reports using matters here."""
     weak = judge_file(tmp_path / "weak.pt")
     seen = []
 
@@ -70,16 +81,24 @@ def test_study_warns_about_the_judge_it_uses(tmp_path, capsys, monkeypatch, give
     assert (after if given else before) == ""  # one warning, not two
 
 
-def test_train_classifier_warns_and_draws_its_bars(tmp_path, capsys):
-    cmd = "train-classifier --img-size 32 --epochs 1 --batch-size 8 --set data.synthetic_n=16"
-    assert stgan(f"{cmd} --out {tmp_path / 'j'} --device cpu") == 0
+@pytest.mark.parametrize("quiet", [False, True])
+def test_train_classifier_warns_and_draws_its_bars(tmp_path, capsys, monkeypatch, quiet):
+    names = ("Bald", "Male", "Young")
+
+    def fake_fit(train_set, test_set, img_size, device, epochs, *args, on_step, on_batch, **kw):
+        assert isinstance(on_step, Bar) and isinstance(on_batch, Bar)
+        on_step(1, 2, loss=0.75)
+        on_step(2, 2, loss=0.5)
+        on_batch(1, 1)
+        return Judge(build_classifier(3, 32), names, 32), metrics(WEAK, names)
+
+    monkeypatch.setattr("stgan.judge.fit_judge", fake_fit)
+    cmd = f"train-classifier --img-size 32 --set data.synthetic_n=16 --attrs {','.join(names)}"
+    assert stgan(f"{cmd} --out {tmp_path / 'j'} --device cpu {'--quiet' * quiet}") == 0
     err = capsys.readouterr().err
-    assert "classifier: 100%" in err and "loss=" in err and "classify: 100%" in err
-    # one epoch on 16 faces: attributes absent from the 2 held-out faces are at their baseline
-    weak = weak_attributes(json.loads((tmp_path / "j" / "metrics.json").read_text()))
+    bars = "classifier: 100%" in err and "loss=0.5000" in err and "classify: 100%" in err
+    assert bars is not quiet
     last = err.splitlines()[-1]
-    assert weak and f"({', '.join(weak)};" in last
-    assert last.startswith(f"stgan train-classifier: warning: the judge {tmp_path / 'j'}")
-    assert stgan(f"{cmd} --out {tmp_path / 'k'} --device cpu --quiet") == 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "warning" in err  # --quiet: no bars, the warning stays
+    assert warning(last, 3).startswith(f"stgan train-classifier: warning: the judge {tmp_path}")
+    saved = json.loads((tmp_path / "j" / "metrics.json").read_text())
+    assert saved["accuracy"] == metrics(WEAK, names)["accuracy"]

@@ -176,7 +176,7 @@ def test_regions_are_weights_that_sum_to_one(faces):
     assert (regions["eyes"] > 0.99).sum() >= 8 and (regions["background"] > 0.99).sum() > 100
 
 
-@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("size", [32, pytest.param(64, marks=pytest.mark.slow)])
 def test_every_edit_stays_in_its_own_layers(faces, size):
     """Flipping an attribute changes only pixels where its layers show (in either image)."""
     for i in INDICES:
@@ -235,6 +235,7 @@ def test_pale_skin_changes_skin_only(faces):
             assert not (diff & (ra[g] > 0.999)).any(), g
 
 
+@pytest.mark.slow  # 8 faces x 13 flips rendered at 64 px (~1 s)
 def test_every_attribute_is_visible(faces):
     """Each flip changes a clearly visible patch: enough pixels by more than 25/255."""
     min_pixels = {"Bushy_Eyebrows": 20, "Mouth_Slightly_Open": 8, "Mustache": 15,
