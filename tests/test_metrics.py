@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import scipy.linalg
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from stgan.metrics import (
     finite_mean,
@@ -17,7 +16,11 @@ from stgan.metrics import (
 )
 
 
+# scikit-image (and the scipy.stats it loads) costs ~1 s to import: imported by the slow tests
+# that compare with it, so that the fast tier does not pay for it
 def _sk_ssim(a, b):
+    from skimage.metrics import structural_similarity
+
     return [
         structural_similarity(a[k], b[k], channel_axis=-1, data_range=255) for k in range(len(a))
     ]
@@ -48,8 +51,11 @@ def test_psnr_by_hand_on_known_mse():
     np.testing.assert_allclose(psnr(a[0], b[0]), expected[:1], rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("h,w", [(7, 7), (32, 32), (45, 61), (128, 128)])
 def test_psnr_and_ssim_match_scikit_image(h, w):
+    from skimage.metrics import peak_signal_noise_ratio
+
     rng = np.random.default_rng(h * 1000 + w)
     a, b = _noisy_pair(rng, 3, h, w)
     b[0] = a[0] // 2 + 60  # one strongly different image too
@@ -59,6 +65,7 @@ def test_psnr_and_ssim_match_scikit_image(h, w):
     np.testing.assert_allclose(psnr(a, b), ref_psnr, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_ssim_on_smooth_images_matches_scikit_image():
     # natural-like content (gradients), where SSIM is high, not random noise
     rng = np.random.default_rng(1)

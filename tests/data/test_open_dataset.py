@@ -140,16 +140,17 @@ def test_label_columns_name_the_file_and_what_it_has(tmp_path):
 
 
 def test_synthetic_splits():
-    cfg = DataConfig(dataset="synthetic", synthetic_n=40, test_fraction=0.1, attrs=ATTRS)
+    cfg = DataConfig(dataset="synthetic", synthetic_n=10, test_fraction=0.2, attrs=ATTRS)
     train, test, val, all_ = (
         open_dataset(cfg, 16, s, progress=False) for s in ("train", "test", "val", "all")
     )
-    assert (len(train), len(test), len(val), len(all_)) == (40, 4, 4, 48)
+    assert (len(train), len(test), len(val), len(all_)) == (10, 2, 2, 14)
     assert tuple(train.attr_names) == ATTRS
     x, y = test[0]
     assert x.shape == (3, 16, 16) and y.shape == (3,)
     # test is the first n_test after train, val the next: items match the "all" set
-    assert test[0][0].equal(all_[40][0]) and val[0][0].equal(all_[44][0])
+    assert test[0][0].equal(all_[10][0]) and val[0][0].equal(all_[12][0])
+    assert not test[0][0].equal(val[0][0])
 
 
 def test_synthetic_written_as_celeba_layout_reads_back_identically(tmp_path):
