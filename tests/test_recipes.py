@@ -108,6 +108,7 @@ def test_recalibrated_statistics_equal_a_direct_computation(tiny_faces):
     torch.testing.assert_close(bn.running_mean, (h.mean((0, 2, 3)) + h2.mean((0, 2, 3))) / 2)
 
 
+@pytest.mark.slow  # three short trainings (~1.5 s)
 def test_fast_recipe_resumes_exactly_with_ema(tiny_faces, tmp_path):
     cfg = fast_cfg("train.ckpt_every=100", "train.sample_every=100")
     names = tiny_faces.attr_names
