@@ -145,7 +145,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "fast": {
-        "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate"),
+        "model": dict(mask=True, upsample="resize"),
+        "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate", w_mask=1.0),
     },
 }
 
