@@ -287,37 +287,3 @@ def test_warmup_and_two_learning_rates(tiny_faces):
     assert tr.opt_G.param_groups[0]["lr"] == 0.5 and tr.opt_D.param_groups[0]["lr"] == 1.0
     fresh = make_trainer(replace(cfg), tiny_faces.attr_names)
     assert fresh.opt_D.param_groups[0]["lr"] == pytest.approx(2 * lr)
-
-
-def test_flip_targets_flip_exactly_one_attribute_and_apply_conflicts():
-    from stgan.attributes import DEFAULT_ATTRS, conflicts, flip_one_targets
-
-    names = DEFAULT_ATTRS
-    torch.manual_seed(0)
-    a = (torch.rand(2000, len(names)) > 0.7).float()
-    b = flip_one_targets(a, names)
-    counts = torch.zeros(len(names))
-    for r in range(len(a)):
-        diff = torch.nonzero(a[r] != b[r]).flatten().tolist()
-        # the flipped attribute: the one turned on, or the only change
-        on = [j for j in diff if b[r, j] == 1]
-        i = on[0] if on else diff[0]
-        assert len(on) <= 1 and (on or len(diff) == 1), (a[r], b[r])
-        cleared = set(diff) - {i}
-        assert cleared == {j for j in conflicts(names[i], names) if a[r, j] == 1} or not on
-        counts[i] += 1
-    # every attribute is flipped about equally often (1/13 of the rows each)
-    assert counts.min() > len(a) / len(names) * 0.7, counts
-
-
-def test_flip_targets_are_used_by_the_trainer(tiny_faces, monkeypatch):
-    cfg = fast_cfg("train.targets=flip")
-    tr = make_trainer(cfg, tiny_faces.attr_names)
-    a = tiny_faces.y[:8]
-    torch.manual_seed(3)
-    b = tr.targets(a)
-    assert bool(((a != b).sum(1) >= 1).all())
-    paper = make_trainer(load("tiny", overrides=TINY_SET, recipe="paper"), tiny_faces.attr_names)
-    torch.manual_seed(3)
-    p = paper.targets(a)
-    assert sorted(p.tolist()) == sorted(a.tolist())  # a permutation of the rows

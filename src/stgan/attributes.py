@@ -182,24 +182,6 @@ class Coding:
         return generator_code(source01, target_enc, self.label, self.thres_int)
 
 
-def flip_one_targets(labels01: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
-    """Training targets that flip one random attribute per row (conflicts cleared as in
-    :func:`flip_attribute`): the single-attribute edits the evaluation asks for, with every
-    attribute, rare ones included, flipped equally often. A switch beyond the paper
-    (``train.targets = flip``, docs/recipes.md); drawn from the global torch RNG."""
-    B, n = labels01.shape
-    rows = torch.arange(B, device=labels01.device)
-    idx = torch.randint(n, (B,), device=labels01.device)
-    out = labels01.clone()
-    new = 1.0 - labels01[rows, idx]
-    out[rows, idx] = new
-    clash = torch.zeros(n, n, dtype=torch.bool, device=labels01.device)
-    for i, name in enumerate(names):
-        clash[i, conflicts(name, names)] = True
-    out[clash[idx] & (new > 0.5)[:, None]] = 0.0
-    return out
-
-
 def permute_targets(labels01: torch.Tensor) -> torch.Tensor:
     """Training targets: a random permutation of the batch's own label rows (reference §4).
 

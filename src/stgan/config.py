@@ -107,7 +107,6 @@ class TrainConfig:
     bn_eval: str = "running"  # eval BN statistics: running (paper) | recalibrate (on train batches)
     bn_batches: int = 16  # training batches averaged by bn_eval = recalibrate
     w_mask: float = 0.0  # weight of the mask's mean (sparsity) in L_G (model.mask only)
-    targets: str = "permute"  # training targets: permute (paper: batch rows) | flip (one attr.)
 
 
 @dataclass(frozen=True)
@@ -158,7 +157,6 @@ _CHOICES = {
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
-    ("train", "targets"): ("permute", "flip"),
 }
 
 SHIPPED = ("celeba128", "tiny")

@@ -35,7 +35,6 @@ from stgan import checkpoint, ema, losses
 from stgan.attributes import (
     Coding,
     encode,
-    flip_one_targets,
     generator_code,
     permute_targets,
 )
@@ -76,18 +75,11 @@ class Trainer:
         thres = self.cfg.train.thres_int
         return generator_code(a, encode(b, thres), self.cfg.model.label, thres)
 
-    def targets(self, a: Tensor) -> Tensor:
-        """Training targets (0/1) for source labels ``a``: a permutation of the batch's rows
-        (the paper), or one random attribute flipped per row (``targets = flip``)."""
-        if self.cfg.train.targets == "flip":
-            return flip_one_targets(a, self.attr_names)
-        return permute_targets(a)
-
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
         term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
         t, B = self.cfg.train, x_real.shape[0]
-        b = self.targets(a)
+        b = permute_targets(a)
         with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
             x_fake = self.G(x_real, self.code(a, b))
         # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so this
@@ -118,7 +110,7 @@ class Trainer:
     def g_step(self, x_real: Tensor, a: Tensor) -> dict[str, Tensor]:
         """One generator update on a fresh batch."""
         t = self.cfg.train
-        b = self.targets(a)
+        b = permute_targets(a)
         feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice, as official
         raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
         x_fake = self.G.blend(x_real, raw_fake, m_fake)
