@@ -211,7 +211,7 @@ def test_masked_generator_blends_input_and_output(tiny_faces):
     assert m.shape == (3, 1, 32, 32) and bool(((m > 0) & (m < 1)).all())
     torch.testing.assert_close(y, m * raw + (1 - m) * x)
     with torch.no_grad():
-        G.decoder[-1][0].bias[3] = -50.0  # a closed mask: the input comes back exactly
+        G._last_conv().bias[3] = -50.0  # a closed mask: the input comes back exactly
         torch.testing.assert_close(G(x, code), x, atol=1e-6, rtol=0)
 
 
@@ -229,9 +229,14 @@ def test_masked_training_adds_the_mask_term_and_draws_masks(tiny_faces, tmp_path
     assert h == 2 + 4 * (32 + 2)  # 2 images, each with a row of masks under it
 
 
-def test_mask_needs_the_difference_code():
-    with pytest.raises(UserError, match="model.mask"):
-        load("tiny", preset="attgan", overrides=["model.mask=true"])
+def test_masked_target_code_generators_blend_too():
+    cfg = load("tiny", preset="attgan", recipe="fast")  # the AttGAN presets under fast
+    assert cfg.model.mask and cfg.model.label == "target"
+    G = build_generator(cfg.model, 4).eval()
+    x, code = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 4) - 0.5
+    with torch.no_grad():
+        raw, m = G.decode_raw(G.encode(x), code)
+        torch.testing.assert_close(G(x, code), m * raw + (1 - m) * x)
 
 
 def test_resize_upsampling_keeps_shapes_and_drops_transposed_convolutions():

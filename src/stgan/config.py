@@ -369,8 +369,6 @@ def validate(cfg: Config) -> None:
             raise UserError(f"config field train.{k}={v!r} must be in {left}{lo}, {hi}{right}")
     if t.penalty_every < 1 or t.bn_batches < 1 or t.warmup < 0:
         raise UserError("train.penalty_every and train.bn_batches must be ≥ 1, train.warmup ≥ 0")
-    if m.mask and m.label != "diff":
-        raise UserError("model.mask needs model.label=diff (a zero difference must mean no edit)")
     if m.stu_kernel < 1 or m.stu_kernel % 2 == 0:
         raise UserError(f"model.stu_kernel must be an odd number ≥ 1, got {m.stu_kernel}")
     d = cfg.data
