@@ -134,6 +134,7 @@ def run_ablation(
     """
     from stgan.data import open_dataset
     from stgan.evaluate import evaluate_checkpoint
+    from stgan.judge import weakness_warning
     from stgan.study import get_judge, train_variant
 
     out, device = Path(out), torch.device(device)
@@ -160,6 +161,9 @@ def run_ablation(
         log,
         progress,
     )
+    warning = weakness_warning(judge.info.get("metrics"), f"the judge {judge.info.get('path')}")
+    if warning:
+        log(f"warning: {warning}")
     n = min(base.train.n_samples, len(test_set))
     xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
     sample_batch = (torch.stack(xs), torch.stack(ys))
