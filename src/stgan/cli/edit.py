@@ -178,5 +178,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     print(
         f"wrote {args.out}: {len(files)} rows × (input, reconstruction, "
         f"{len(editor.attr_names)} flips: {', '.join(editor.attr_names)})"
-    )
+        + ("; under each row its masks (white: generated, black: input kept)"
+           if editor.cfg.model.mask else "")
+    )  # fmt: skip
     return 0
