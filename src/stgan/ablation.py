@@ -132,10 +132,9 @@ def run_ablation(
     Returns:
         The content of ``ablation.json``.
     """
-    from stgan.data import open_dataset
     from stgan.evaluate import evaluate_checkpoint
     from stgan.judge import weakness_warning
-    from stgan.study import get_judge, train_variant
+    from stgan.study import side_by_side, train_variant
 
     out, device = Path(out), torch.device(device)
     unit, budgets = parse_budgets(budgets)
@@ -143,30 +142,11 @@ def run_ablation(
         raise UserError("name at least one variant")
     cfgs = {v: variant_config(v, config, overrides, data) for v in variants}
     base = next(iter(cfgs.values()))
-    for v, c in cfgs.items():
-        if c.data != base.data or c.model.img_size != base.model.img_size:
-            raise UserError(f"variant {v} changes the data; an ablation needs one data set")
-    train_set = open_dataset(base.data, base.model.img_size, "train", progress=progress)
-    test_set = open_dataset(base.data, base.model.img_size, "test", progress=progress)
-    names = train_set.attr_names
-    judge = get_judge(
-        out,
-        classifier,
-        train_set,
-        test_set,
-        base.data,
-        base.model.img_size,
-        device,
-        judge_epochs,
-        log,
-        progress,
-    )
+    side = side_by_side(cfgs, out, classifier, judge_epochs, device, log, progress)
+    names, judge, test_set = side.names, side.judge, side.test_set
     warning = weakness_warning(judge.info.get("metrics"), f"the judge {judge.info.get('path')}")
     if warning:
         log(f"warning: {warning}")
-    n = min(base.train.n_samples, len(test_set))
-    xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
-    sample_batch = (torch.stack(xs), torch.stack(ys))
 
     def bar(start: int, total: int):
         from tqdm import tqdm
@@ -197,7 +177,16 @@ def run_ablation(
                     return time.process_time() - c0 >= left
 
             rec = train_variant(
-                cfgs[v], names, train_set, sample_batch, run_dir, device, steps, None, bar, stop
+                cfgs[v],
+                names,
+                side.train_set,
+                side.sample_batch,
+                run_dir,
+                device,
+                steps,
+                None,
+                bar,
+                stop,
             )
             cpu += time.process_time() - c0
             wall += time.monotonic() - w0

@@ -24,7 +24,7 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,58 @@ def get_judge(
     return Judge.from_file(path, device)
 
 
+@dataclass
+class SideBySide:
+    """What variants trained side by side share: the data, the judge, the sample batch."""
+
+    train_set: Any
+    test_set: Any
+    names: tuple[str, ...]
+    judge: Judge
+    sample_batch: tuple[torch.Tensor, torch.Tensor]
+
+
+def side_by_side(
+    cfgs: dict[str, Config],
+    out: Path,
+    classifier: str | None,
+    judge_epochs: int,
+    device: torch.device,
+    log: LOG,
+    progress: bool,
+) -> SideBySide:
+    """Open the one data set of ``cfgs`` (a UserError if a variant changes it), get the judge
+    (:func:`get_judge`) and the sample batch (the first ``n_samples`` test images)."""
+    from stgan.data import open_dataset
+
+    first, base = next(iter(cfgs.items()))
+    for v, c in cfgs.items():
+        if c.data != base.data or c.model.img_size != base.model.img_size:
+            raise UserError(
+                f"variant {v} trains on other data than {first}; variants compared side by "
+                "side need one data set"
+            )
+    train_set = open_dataset(base.data, base.model.img_size, "train", progress=progress)
+    test_set = open_dataset(base.data, base.model.img_size, "test", progress=progress)
+    judge = get_judge(
+        out,
+        classifier,
+        train_set,
+        test_set,
+        base.data,
+        base.model.img_size,
+        device,
+        judge_epochs,
+        log,
+        progress,
+    )
+    n = min(base.train.n_samples, len(test_set))
+    xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
+    return SideBySide(
+        train_set, test_set, tuple(train_set.attr_names), judge, (torch.stack(xs), torch.stack(ys))
+    )
+
+
 def run_study(
     out: str | Path,
     config: str = "tiny",
@@ -180,7 +232,6 @@ def run_study(
     Returns:
         The content of ``study.json``.
     """
-    from stgan.data import open_dataset
 
     out = Path(out)
     device = torch.device(device)
@@ -190,30 +241,9 @@ def run_study(
         raise UserError(f"--max-steps must be ≥ 1, got {max_steps}")
     cfgs = {v: variant_config(config, v, overrides, data, recipe) for v in variants}
     base = cfgs[variants[0]]
-    for v, c in cfgs.items():
-        if c.data != base.data or c.model.img_size != base.model.img_size:
-            raise UserError(
-                f"variant {v} trains on other data than {variants[0]}; the "
-                "study needs one data set for all"
-            )
-    train_set = open_dataset(base.data, base.model.img_size, "train", progress=progress)
-    test_set = open_dataset(base.data, base.model.img_size, "test", progress=progress)
-    names = train_set.attr_names
-    judge = get_judge(
-        out,
-        classifier,
-        train_set,
-        test_set,
-        base.data,
-        base.model.img_size,
-        device,
-        judge_epochs,
-        log,
-        progress,
-    )
-    n = min(base.train.n_samples, len(test_set))
-    xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
-    sample_batch = (torch.stack(xs), torch.stack(ys))
+    side = side_by_side(cfgs, out, classifier, judge_epochs, device, log, progress)
+    train_set, test_set, names, judge = side.train_set, side.test_set, side.names, side.judge
+    sample_batch = side.sample_batch
 
     def bar(start: int, total: int):
         from tqdm import tqdm
