@@ -34,8 +34,9 @@ def test_paper_recipe_changes_nothing_and_fast_sets_its_switches():
     base = load("tiny", overrides=TINY_SET, recipe="paper")
     assert base.recipe == "paper" and RECIPES["paper"] == {}
     assert base.train.n_critic == 2 and base.train.ema_decay == 0.0  # TINY_SET's, untouched
-    assert base.train.bn_eval == "running" and base.model.mask is False
-    fast = load("tiny", recipe="fast")
+    assert base.train.bn_eval == "running" and base.model.upsample == "deconv"
+    assert base.model.mask is True  # tiny's own switch, not the recipe's
+    fast = load("celeba128", recipe="fast")
     assert fast.recipe == "fast"
     for section, values in RECIPES["fast"].items():
         for k, v in values.items():

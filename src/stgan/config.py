@@ -144,7 +144,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "fast": {
-        "model": dict(mask=True, upsample="resize"),
+        "model": dict(upsample="resize"),
         "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate", w_mask=1.0),
     },
 }
