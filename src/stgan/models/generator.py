@@ -36,7 +36,6 @@ from stgan.models.blocks import (
 )
 from stgan.models.stu import STU, STU_STATES
 
-
 MASK_BIAS = -2.0  # initial bias of the mask logit (``mask`` only)
 
 
