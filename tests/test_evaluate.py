@@ -96,7 +96,20 @@ def test_eval_is_deterministic_and_batch_size_free(run):
     judge = Judge.from_file(run / "judge.pt")
     a = evaluate_checkpoint(run / "g", judge, limit=4, batch_size=4, progress=False)
     b = evaluate_checkpoint(run / "g", judge, limit=4, batch_size=3, progress=False)
-    assert strip_run(a) == strip_run(b)
+    # equal up to float32 rounding: convolutions may pick other kernels for other batch sizes,
+    # which can move a pixel of an edit by one uint8 level (SSIM then differs by ~2e-5)
+    assert _close(strip_run(a), strip_run(b)), (strip_run(a), strip_run(b))
+
+
+def _close(a, b) -> bool:
+    """Nested dicts/lists equal, numbers within rel 1e-4 (a uint8 level in a few pixels)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-4, abs=1e-6, nan_ok=True)
+    return a == b
 
 
 def write_partition(folder, test_every: int = 3) -> None:
