@@ -2,7 +2,7 @@
 # One prepared device call (about 4-5 minutes on one H100/H200): speed of both recipes, then
 # the paper and fast recipes at 128 px on a carried real subset, judged by a judge trained here.
 #
-# Here, once:   python scripts/gpu_pack.py ../shared/data/celebahq-128-train.tar   (43 MiB,
+# Here, once:   python scripts/gpu_pack.py PATH/celebahq-128-train.tar   (43 MiB,
 #               ignored folder gpu_carry/; real CelebA data is never committed)
 # Device call:  run(command="bash scripts/gpu_check.sh", carry=["gpu_carry"], timeout_s=480)
 # Results come back under $OUT: bench.txt, judge.json, ablation.md/.json/.png, log.txt.
