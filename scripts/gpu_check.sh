@@ -9,11 +9,11 @@
 # Knobs: BUDGETS (G iterations, default 150,300), JUDGE_EPOCHS (default 4), CONFIG (celeba128),
 # DEVICE (cuda), JUDGE_SIZE (128). A CPU dry run of the script's logic:
 #   PYTHON=.venv/bin/python CONFIG=tiny DEVICE=cpu JUDGE_SIZE=32 BUDGETS=2,3 JUDGE_EPOCHS=1 \
-#   OUT=/tmp/gpu bash scripts/gpu_check.sh
+#   OUT=runs/gpu-dry bash scripts/gpu_check.sh
 set -uo pipefail
 export PYTHONPATH=src PYTHONUNBUFFERED=1
 OUT=${OUT:-out/gpu}
-WORK=${WORK:-/tmp/stgan-gpu}
+WORK=${WORK:-runs/gpu-work}  # ignored folder of the checkout
 DATA=${DATA:-gpu_carry/celebahq128}
 BUDGETS=${BUDGETS:-150,300}
 CONFIG=${CONFIG:-celeba128}
