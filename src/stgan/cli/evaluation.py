@@ -9,7 +9,6 @@ work starts.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import sys
 from dataclasses import replace
@@ -188,11 +187,6 @@ def cmd_study(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; a study folder is needed")
     check_writable_dir(out, "--out")
-    extra = {}
-    if args.recipe:
-        if "recipe" not in inspect.signature(run_study).parameters:
-            raise UserError("this version of stgan study cannot choose a --recipe yet")
-        extra["recipe"] = args.recipe
     if args.classifier:  # a judge given: warned about before the work
         judge = Judge.from_file(args.classifier)
         _warn_if_weak("study", judge.info.get("metrics"), f"the judge {judge.info['path']}")
@@ -211,7 +205,7 @@ def cmd_study(args: argparse.Namespace) -> int:
             args.batch_size,
             resolve_device(args.device),
             progress=not args.quiet,
-            **extra,
+            recipe=args.recipe,
         )
     print((out / "study.md").read_text())
     print(f"wrote {out / 'study.md'}, study.json and figures; {len(study['variants'])} variants")
@@ -325,13 +319,7 @@ def register(sub) -> None:
         help=f"shipped config ({', '.join(SHIPPED)}) "
         "or TOML file shared by every variant (default tiny)",
     )
-    s.add_argument(
-        "--recipe",
-        choices=("paper", "fast"),
-        help="training recipe of every variant: fast (default for tiny): EMA, recalibrated "
-        "BN, ... for short runs; paper: the paper's recipe bit for bit "
-        "(default: the config file's own)",
-    )
+    options.add_recipe(s)
     options.add_data(s, help="'synthetic' (default) or a folder", default="synthetic")
     s.add_argument(
         "--variants",

@@ -35,13 +35,7 @@ def register(sub) -> None:
         "command exits with 130 (SIGINT) or 143 (SIGTERM); a second signal aborts at once.",
     )
     options.add_config(t, "default: the paper's settings (celeba128; slow on a CPU: use tiny)")
-    t.add_argument(
-        "--recipe",
-        choices=("paper", "fast"),
-        help="training recipe: fast (default for tiny): EMA, recalibrated BN, one D step per "
-        "G step... for short runs; paper: the paper's recipe bit for bit "
-        "(default: the config file's own)",
-    )
+    options.add_recipe(t)
     options.add_data(t)
     t.add_argument("--out", help="run folder (default runs/<date-time>)")
     t.add_argument(
@@ -160,7 +154,6 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
     from stgan.runtime import resolve_device
 
     sets = options.with_data(args.set, args.data)
-    recipe = {"recipe": args.recipe} if args.recipe else {}
     ckpt = None
     if resume:
         if not args.resume_from and not checkpoint.list_checkpoints(run_dir):
@@ -170,9 +163,9 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
         ckpt = checkpoint.load(args.resume_from or run_dir)
         saved = from_dict(ckpt["config"])
         if args.config or args.preset:
-            cfg = load(args.config, args.preset, sets, **recipe)
+            cfg = load(args.config, args.preset, sets, args.recipe)
         else:  # continue with the run's own config, plus any --set
-            if args.recipe and args.recipe != getattr(saved, "recipe", args.recipe):
+            if args.recipe and args.recipe != saved.recipe:
                 raise UserError(
                     f"--recipe {args.recipe}: the run trains with recipe "
                     f"{saved.recipe}; a resumed run keeps its recipe"
@@ -188,7 +181,7 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
             )
             return None
     else:
-        cfg = _resolve_crop(load(args.config, args.preset, sets, **recipe), args)
+        cfg = _resolve_crop(load(args.config, args.preset, sets, args.recipe), args)
     validate(cfg)
     device = resolve_device(cfg.train.device)
     progress = not args.quiet
