@@ -32,12 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from stgan import checkpoint, ema, losses
-from stgan.attributes import (
-    Coding,
-    encode,
-    generator_code,
-    permute_targets,
-)
+from stgan.attributes import Coding, permute_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
@@ -59,6 +54,7 @@ class Trainer:
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, attr_names, device):
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
         self.attr_names = tuple(attr_names)
+        self.coding = Coding.from_config(cfg)
         t = cfg.train
         self.opt_G = torch.optim.Adam(G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
         self.opt_D = torch.optim.Adam(
@@ -72,8 +68,7 @@ class Trainer:
     # --- the algorithm ------------------------------------------------------------------
     def code(self, a: Tensor, b: Tensor) -> Tensor:
         """Generator input for source labels ``a`` and target labels ``b`` (both 0/1)."""
-        thres = self.cfg.train.thres_int
-        return generator_code(a, encode(b, thres), self.cfg.model.label, thres)
+        return self.coding.code(a, self.coding.encode(b))
 
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
@@ -216,13 +211,10 @@ class Trainer:
                         )
                 if bar is not None:
                     bar.update(1)
-                if done % t.sample_every == 0 or done % t.ckpt_every == 0:
-                    G_out = self.output_generator()
-                    if done % t.sample_every == 0:
-                        self.save_samples(run_dir, sample_batch, G_out)
-                    if done % t.ckpt_every == 0:
-                        self.save_checkpoint(run_dir, G_out)
-                        last_saved = done
+                if self._write_outputs(
+                    run_dir, sample_batch, done % t.sample_every == 0, done % t.ckpt_every == 0
+                ):
+                    last_saved = done
                 if max_minutes is not None and time.monotonic() - t0 > 60.0 * max_minutes:
                     break
                 if should_stop is not None and should_stop():
@@ -231,13 +223,20 @@ class Trainer:
             log.close()
             if bar is not None:
                 bar.close()
-        if self.state.step != last_saved or self.state.step % t.sample_every != 0:
+        step = self.state.step
+        self._write_outputs(run_dir, sample_batch, step % t.sample_every != 0, step != last_saved)
+        return step
+
+    def _write_outputs(self, run_dir, sample_batch, samples: bool, ckpt: bool) -> bool:
+        """Write the due sample grid and checkpoint, both from one output generator (its
+        BatchNorm recalibration runs once); returns whether a checkpoint was written."""
+        if samples or ckpt:
             G_out = self.output_generator()
-            if self.state.step != last_saved:
-                self.save_checkpoint(run_dir, G_out)
-            if self.state.step % t.sample_every != 0:
+            if samples:
                 self.save_samples(run_dir, sample_batch, G_out)
-        return self.state.step
+            if ckpt:
+                self.save_checkpoint(run_dir, G_out)
+        return ckpt
 
     def _to_device(self, batch) -> tuple[Tensor, Tensor]:
         x, a = batch
@@ -283,12 +282,10 @@ class Trainer:
         """Write ``samples/step_XXXXXXXX.png``: input | reconstruction | each attribute flipped
         (with a masked G, each row is followed by a row of the masks)."""
         x, a = (v.to(self.device) for v in sample_batch)
-        t = self.cfg.train
         G = self.output_generator() if G is None else G
         was_training = G.training
         G.eval()
-        coding = Coding(self.cfg.model.label, t.thres_int, t.test_int)
-        grid = sample_grid(G, x, a, self.attr_names, coding)
+        grid = sample_grid(G, x, a, self.attr_names, self.coding)
         G.train(was_training)
         path = Path(run_dir) / "samples" / f"step_{self.state.step:08d}.png"
         write_png(path, grid)
