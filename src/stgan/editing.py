@@ -83,3 +83,81 @@ def _mask_image(
     A masked generator takes the difference code (the config refuses ``mask`` otherwise)."""
     m = G.edit_mask(x, coding.code(source01, target_enc))
     return (m * 2.0 - 1.0).expand(-1, 3, -1, -1)
+
+
+# --- the official test modes (test.py of csmliu/STGAN; reference §4 "official test modes") ---
+
+
+def slide_values(n: int, lo: float = -1.0, hi: float = 1.0) -> list[float]:
+    """``n`` values evenly from ``lo`` to ``hi``, both ends included (test.py's ``--n_slide``,
+    ``--test_int_min``, ``--test_int_max``: ``t_i = lo + (hi − lo)·i/(n − 1)``).
+
+    Raises:
+        ValueError: ``n < 2`` (one value has no spacing; test.py divides by ``n − 1``).
+    """
+    if n < 2:
+        raise ValueError(f"a slide needs at least 2 values, got n={n}")
+    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+
+
+def slide_targets(
+    source01: Tensor, index: int, values: Sequence[float], coding: Coding
+) -> list[Tensor]:
+    """Encoded targets (B, n) of the official *slide* mode, one per value ``t``.
+
+    Every attribute keeps its source value (``±thres_int``) but attribute ``index``, whose
+    target is ``t`` itself on the encoded scale. **No** conflict rules apply (sliding
+    Blond_Hair up leaves Black_Hair as it was). With the difference code the generator gets
+    ``att_diff = t − (±thres_int)`` on that attribute and 0 elsewhere: with the defaults,
+    t = 1 on an attribute that is off gives +1.5 (the test strength), t = −1 on one that
+    is on gives −1.5, and t = ±thres_int (±0.5) is the source itself.
+
+    (test.py encodes its slide targets twice — ``(b·2 − 1)·thres_int`` again on the already
+    encoded row —, which also gives every *other* attribute ``att_diff = −0.5`` and shifts
+    ``t`` by −0.5; we follow the mode's stated meaning, the other attributes unchanged.)
+    """
+    base = coding.encode(source01)
+    out = []
+    for t in values:
+        tgt = base.clone()
+        tgt[:, index] = float(t)
+        out.append(tgt)
+    return out
+
+
+def flip_targets(
+    source01: Tensor,
+    names: Sequence[str],
+    indices: Sequence[int],
+    coding: Coding,
+    t_ints: Sequence[float] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """0/1 target and encoded target of the official *multi* mode (test.py ``--test_atts``).
+
+    The attributes ``indices`` are flipped one after the other, each followed by its
+    conflict rules (:func:`~stgan.attributes.flip_attribute`), so a later flip may clear an
+    earlier one (``Bangs`` then ``Bald``: Bangs ends off). The row is then encoded as
+    ``±thres_int`` and each listed attribute multiplied by its ``t_int`` (test.py's
+    ``--test_ints``, default 1): with the defaults a flipped attribute's target is ±0.5
+    and its ``att_diff`` ±1 — not the ±1.5 of the single-attribute grid, whose strength is
+    ``coding.test_int`` (unused here, as in test.py). Attributes cleared by a conflict rule
+    keep ``±thres_int``.
+    """
+    t_ints = [1.0] * len(indices) if t_ints is None else list(t_ints)
+    if len(t_ints) != len(indices):
+        raise ValueError(f"{len(indices)} attributes but {len(t_ints)} t_ints")
+    target01 = source01
+    for i in indices:
+        target01 = flip_attribute(target01, names, i)
+    enc = coding.encode(target01)
+    for i, t in zip(indices, t_ints, strict=True):
+        enc[:, i] = enc[:, i] * float(t)
+    return target01, enc
+
+
+@torch.no_grad()
+def edit_many(
+    G: nn.Module, x: Tensor, source01: Tensor, targets: Sequence[Tensor], coding: Coding
+) -> list[Tensor]:
+    """One edited batch per encoded target (the slide's columns)."""
+    return [edit(G, x, source01, t, coding) for t in targets]
