@@ -58,8 +58,11 @@ class DataConfig:
 
     dataset: str = "synthetic"  # "synthetic" or a folder (CelebA layout, or images + CSV)
     attrs: tuple[str, ...] = DEFAULT_ATTRS  # attributes to edit, by name
-    crop: str = "celeba"  # celeba (170x170 at 26,3 of 178x218, scaled) | none | center
-    test_fraction: float = 0.1  # test split of a folder without partition file or full CelebA
+    crop: str = "celeba"  # celeba (official box: 148x148 at 40,15 at 64 px, else 170x170 at
+    #   26,3 of 178x218; scaled to the image) | celeba-170 (170 box at every size) | none | center
+    resize: str = "pil"  # pil (Pillow bicubic, antialiased) | tf-bicubic (official TF1 resize)
+    split: str = "auto"  # auto | stgan (file order 182000/637/rest) | partition | fraction
+    test_fraction: float = 0.1  # test share of split = fraction (auto: a folder not full CelebA)
     cache: bool = False  # decode once into a uint8 memory-mapped cache (no JPEG decoding)
     cache_dir: str = ""  # where the cache lives; "" = <dataset>/.stgan-cache
     synthetic_n: int = 20000  # images in the in-memory synthetic training set
@@ -136,13 +139,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     "attgan": dict(shortcut_layers=1, inject_layers=1, use_stu=False, label="target"),
     "attgan-2s": dict(shortcut_layers=2, inject_layers=1, use_stu=False, label="target"),
     "attgan-unet": dict(shortcut_layers=4, inject_layers=1, use_stu=False, label="target"),
+    # The official repository's AttGAN command (csmliu/STGAN README: --use_stu false
+    # --shortcut_layers 1 --inject_layers 1) keeps train.py's default label = diff.
+    "attgan-official": dict(shortcut_layers=1, inject_layers=1, use_stu=False, label="diff"),
 }
 
 #: Training recipes: overrides of the training procedure, applied over the config file (and
-#: under the preset and ``--set``). ``paper`` changes nothing: the paper's recipe bit for bit.
-#: ``fast`` is measured in docs/recipes.md (quality per compute on short runs).
+#: under the preset and ``--set``). ``paper`` is the paper's recipe bit for bit; it only adds
+#: the official TF1 bicubic resize of real photos (docs/data.md; synthetic faces are not
+#: resized). ``fast`` is measured in docs/recipes.md (quality per compute on short runs).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {},
+    "paper": {"data": dict(resize="tf-bicubic")},
     "fast": {
         "model": dict(upsample="resize"),
         "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate", w_mask=1.0),
@@ -152,7 +159,9 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 _CHOICES = {
     ("model", "stu_state"): ("stu", "gru", "direct"),
     ("model", "label"): ("diff", "target"),
-    ("data", "crop"): ("celeba", "none", "center"),
+    ("data", "crop"): ("celeba", "celeba-170", "none", "center"),
+    ("data", "resize"): ("pil", "tf-bicubic"),
+    ("data", "split"): ("auto", "stgan", "partition", "fraction"),
     ("model", "upsample"): ("deconv", "resize"),
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),

@@ -33,7 +33,8 @@ def register(sub) -> None:
         "check",
         help="read every image of a data folder; counts, attribute rates, a contact sheet",
         description="Read a data folder as training would (splits, crop, resize): print the "
-        "number of images per split and the rate of +1 of each attribute, then decode every "
+        "split rule in use (data.split) and why, the resize, the number of images per split "
+        "and the rate of +1 of each attribute, then decode every "
         "image (all cores) and print one line per image that cannot be read (missing, corrupt, "
         "too large, too small for the crop); exit status 2 if there is any. --sheet writes the "
         "first test images as training sees them (only when every image reads). Nothing else "
@@ -102,6 +103,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     names = sets["train"].attr_names
     total = sum(len(d) for d in sets.values())
     print(f"{args.data}: {total} images — " + ", ".join(f"{s} {len(d)}" for s, d in sets.items()))
+    print(_split_line(cfg.data, sets["train"]))
     labels = np.concatenate([np.asarray(d.labels) for d in sets.values()])
     print("| attribute | rate of +1 |\n|---|---:|")
     for name, rate in zip(names, labels.mean(axis=0), strict=True):
@@ -126,3 +128,14 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         )
         print(f"wrote {args.sheet}: the first {len(tiles)} test images after crop and resize")
     return 0
+
+
+def _split_line(data, train) -> str:
+    """Which split rule and resize the check (and a run with these settings) uses, and why."""
+    if data.dataset == "synthetic":
+        return (
+            "split: synthetic (samples in order: train, test, val; data.test_fraction="
+            f"{data.test_fraction})"
+        )
+    rule, why = train.split_rule
+    return f"split: {rule} (data.split={data.split}: {why}); resize: {data.resize}"

@@ -6,7 +6,7 @@ import argparse
 
 from stgan.config import PRESETS, RECIPES, SHIPPED
 
-CROPS = ("celeba", "none", "center")
+CROPS = ("celeba", "celeba-170", "none", "center")
 
 
 def add_config(p: argparse.ArgumentParser, default_note: str, preset: bool = True) -> None:

@@ -186,9 +186,9 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
     device = resolve_device(cfg.train.device)
     progress = not args.quiet
     train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=progress)
-    test_set = open_dataset(cfg.data, cfg.model.img_size, "test", progress=progress)
-    n = min(cfg.train.n_samples, len(test_set))
-    xs, ys = zip(*(test_set[i] for i in range(n)), strict=True)
+    val_set = open_dataset(cfg.data, cfg.model.img_size, "val", progress=progress)
+    n = min(cfg.train.n_samples, len(val_set))  # sample grids show val images (docs/data.md)
+    xs, ys = zip(*(val_set[i] for i in range(n)), strict=True)
     return _Plan(cfg, ckpt, train_set, (torch.stack(xs), torch.stack(ys)), device)
 
 

@@ -23,7 +23,7 @@ from stgan.data import celeba, csvfolder
 from stgan.data.cache import DEFAULT_DIR, ensure_cache, open_cache, parallel_map
 from stgan.data.celeba import LabelTable, split_indices
 from stgan.data.folderinfo import resolve_crop
-from stgan.data.transforms import load_image
+from stgan.data.transforms import load_image, load_image_float
 from stgan.errors import UserError
 from stgan.imageio import to_float
 
@@ -54,6 +54,11 @@ class FaceDataset(Dataset):
         img_size: side of the square images.
         cache: a ``.npy`` cache of exactly these files (:mod:`stgan.data.cache`), or None to
             decode each image when it is read.
+        resize: ``pil`` or ``tf-bicubic`` (:mod:`stgan.data.transforms`). Without a cache,
+            items of ``tf-bicubic`` are its float output (not rounded); the cache and
+            :meth:`image_uint8` hold it rounded to ``uint8``.
+        split_rule: the split rule the rows were chosen by (``stgan``, ``partition``,
+            ``fraction``) and why (:func:`stgan.data.celeba.choose_split`), for reports.
     """
 
     def __init__(
@@ -65,6 +70,8 @@ class FaceDataset(Dataset):
         crop: str,
         img_size: int,
         cache: Path | None = None,
+        resize: str = "pil",
+        split_rule: tuple[str, str] = ("", ""),
     ):
         if labels.shape != (len(files), len(attr_names)):
             raise ValueError(f"labels {labels.shape} do not match {len(files)} files")
@@ -75,6 +82,8 @@ class FaceDataset(Dataset):
         self.crop = crop
         self.img_size = img_size
         self.cache = cache
+        self.resize = resize
+        self.split_rule = split_rule
         self._images: np.ndarray | None = None  # memmap, opened lazily in each process
 
     def __len__(self) -> int:
@@ -97,13 +106,17 @@ class FaceDataset(Dataset):
     def image_uint8(self, i: int) -> np.ndarray:
         """Image ``i`` after crop and resize: ``uint8`` ``(S, S, 3)`` RGB."""
         if self.cache is None:
-            return load_image(self.image_dir / self.files[i], self.crop, self.img_size)
+            return load_image(self.image_dir / self.files[i], self.crop, self.img_size, self.resize)
         if self._images is None:
             self._images = open_cache(self.cache)
         return np.array(self._images[i])
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x = to_float(self.image_uint8(i))  # (3, S, S) in [-1, 1]
+        if self.cache is None and self.resize != "pil":  # TF's float output, not rounded
+            path = self.image_dir / self.files[i]
+            x = to_float(load_image_float(path, self.crop, self.img_size, self.resize))
+        else:
+            x = to_float(self.image_uint8(i))  # (3, S, S) in [-1, 1]
         y = torch.from_numpy(self.labels[i].astype(np.float32))  # (n,) 0/1
         return x, y
 
@@ -167,9 +180,9 @@ def label_columns(wanted: Sequence[str], names: Sequence[str], path: str | Path)
     return [list(names).index(a) for a in wanted]
 
 
-def _read_error(path: str, crop: str, size: int) -> str | None:
+def _read_error(path: str, crop: str, size: int, resize: str) -> str | None:
     try:
-        load_image(path, crop, size)
+        load_image(path, crop, size, resize)
     except UserError as e:
         return str(e)
     return None
@@ -196,7 +209,7 @@ def unreadable_images(
     """
     if not isinstance(dataset, FaceDataset):
         return []
-    read = partial(_read_error, crop=dataset.crop, size=dataset.img_size)
+    read = partial(_read_error, crop=dataset.crop, size=dataset.img_size, resize=dataset.resize)
     paths = [str(dataset.image_dir / f) for f in dataset.files]
     errors = []
     with tqdm(total=len(paths), desc="reading every image", unit="img",
@@ -211,6 +224,11 @@ def unreadable_images(
 def _synthetic(cfg: DataConfig, img_size: int, split: str, progress: bool) -> SyntheticDataset:
     from stgan.data.synthetic import SyntheticDataset
 
+    if cfg.split not in ("auto", "fraction"):
+        raise UserError(
+            f"data.split={cfg.split} applies to folders; the synthetic faces have their own "
+            "split (data.test_fraction): leave data.split at auto"
+        )
     n = cfg.synthetic_n
     n_test = max(1, round(n * cfg.test_fraction))
     indices = {
@@ -228,17 +246,19 @@ def open_dataset(
     """Open split ``split`` (train, val, test or all) of the data that ``cfg`` describes.
 
     ``cfg.dataset`` is ``"synthetic"`` or a folder: CelebA layout if it holds
-    ``list_attr_celeba.txt``, else images with a CSV. ``cfg.crop``, ``cfg.test_fraction``,
-    ``cfg.cache`` and ``cfg.cache_dir`` apply to folders; the split rule is
-    :func:`stgan.data.celeba.split_indices`. A folder written by ``stgan data synth`` is read
+    ``list_attr_celeba.txt``, else images with a CSV. ``cfg.crop``, ``cfg.resize``,
+    ``cfg.split``, ``cfg.test_fraction``, ``cfg.cache`` and ``cfg.cache_dir`` apply to
+    folders; the split rule is :func:`stgan.data.celeba.choose_split` (the dataset's
+    ``split_rule`` says which and why). A folder written by ``stgan data synth`` is read
     with the crop it records (``none``) when ``cfg.crop`` is the default: see
     :func:`resolve_crop`, which a caller recording the config of a run should apply first.
     ``read_first=False`` skips reading the split's first image (for :func:`unreadable_images`).
 
     Raises:
         UserError: missing folder or label file, malformed labels, missing images, a label
-            file without a column of ``cfg.attrs``, an image the crop does not fit, an empty
-            split, or a cache folder that cannot be written.
+            file without a column of ``cfg.attrs``, an image the crop does not fit, a split
+            rule the folder cannot follow, an empty split, or a cache folder that cannot be
+            written.
     """
     if split not in celeba.SPLITS:
         raise UserError(f"unknown split {split!r}; valid: {', '.join(celeba.SPLITS)}")
@@ -253,16 +273,21 @@ def open_dataset(
         raise UserError(f"data.attrs repeats a name ({', '.join(cfg.attrs)}); list each once")
     cols = label_columns(cfg.attrs, table.names, table.path)
     celeba.check_images(image_dir, table.files, table.path)
-    rows = split_indices(len(table.files), split, cfg.test_fraction, table.partition)
+    n = len(table.files)
+    rule = celeba.choose_split(
+        cfg.split, n, celeba.is_celeba_folder(folder), table.partition, table.path
+    )
+    rows = split_indices(n, split, cfg.test_fraction, table.partition, rule[0])
     if len(rows) == 0:
         raise UserError(
-            f"split {split!r} of {folder} is empty ({len(table.files)} images, "
-            f"data.test_fraction={cfg.test_fraction}); add images or change the split"
+            f"split {split!r} of {folder} is empty ({n} images, data.split={cfg.split} "
+            f"→ {rule[0]}, data.test_fraction={cfg.test_fraction}); add images or change "
+            "data.split"
         )
     files = [table.files[r] for r in rows]
     labels = table.labels[np.ix_(rows, cols)]
     if read_first:  # fail early if the crop does not fit
-        load_image(image_dir / files[0], cfg.crop, img_size)
+        load_image(image_dir / files[0], cfg.crop, img_size, cfg.resize)
     cache = None
     if cfg.cache:
         cache_dir = Path(cfg.cache_dir).expanduser() if cfg.cache_dir else folder / DEFAULT_DIR
@@ -274,5 +299,7 @@ def open_dataset(
             cache_dir,
             f"{folder.resolve().name}-{split}",
             progress=progress,
+            resize=cfg.resize,
         )
-    return FaceDataset(image_dir, files, labels, tuple(cfg.attrs), cfg.crop, img_size, cache)
+    attrs = tuple(cfg.attrs)
+    return FaceDataset(image_dir, files, labels, attrs, cfg.crop, img_size, cache, cfg.resize, rule)

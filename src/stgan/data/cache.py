@@ -2,10 +2,12 @@
 
 Decoding JPEGs is the input bottleneck on a fast GPU. With ``data.cache`` on, the images of
 a split are decoded once (crop and bicubic resize as in :mod:`stgan.data.transforms`) into
-``<name>-<crop>-<size>.npy`` (shape ``(N, S, S, 3)``, ``uint8``, opened with
+``<name>-<pipeline>-<size>.npy`` (shape ``(N, S, S, 3)``, ``uint8``, opened with
 ``np.load(..., mmap_mode="r")``) next to a small JSON index holding the file list and a key.
-The key hashes the file names, their sizes and modification times, the crop and the size;
-any change rebuilds the cache. Building uses a progress bar and a process pool and writes
+``<pipeline>`` is the crop, with ``celeba-148`` for the official 64 px box and ``-tf`` for
+the TF1 resize, whose float output the cache holds rounded to ``uint8``
+(:func:`stgan.data.transforms.pipeline_id`). The key hashes the file names, their sizes and
+modification times, the pipeline and the size; any change rebuilds the cache. Building uses a progress bar and a process pool and writes
 atomically (temporary file, then :func:`os.replace`), so an interrupted build never leaves a
 cache that looks valid. A folder that cannot be written is reported before any decoding
 (set ``data.cache_dir`` to another folder); an up-to-date cache is read from a read-only
@@ -26,16 +28,20 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from stgan.data.transforms import load_image
+from stgan.data.transforms import load_image, pipeline_id
 from stgan.errors import UserError
 
 CACHE_VERSION = 2  # bump when the decoding changes, so that old caches are rebuilt
 DEFAULT_DIR = ".stgan-cache"  # under the dataset folder
 
 
-def cache_key(image_dir: Path, files: Sequence[str], crop: str, img_size: int) -> str:
-    """SHA-256 of the file names, their sizes and mtimes, the crop and the size."""
-    h = hashlib.sha256(json.dumps([CACHE_VERSION, crop, img_size]).encode())
+def cache_key(
+    image_dir: Path, files: Sequence[str], crop: str, img_size: int, resize: str = "pil"
+) -> str:
+    """SHA-256 of the file names, their sizes and mtimes, the crop (its box) and the size,
+    and the resize (:func:`~stgan.data.transforms.pipeline_id`)."""
+    pipeline = pipeline_id(crop, img_size, resize)
+    h = hashlib.sha256(json.dumps([CACHE_VERSION, pipeline, img_size]).encode())
     for f in files:
         try:
             st = os.stat(image_dir / f)
@@ -93,12 +99,14 @@ def build(
     npy: Path,
     progress: bool = True,
     workers: int | None = None,
+    resize: str = "pil",
 ) -> None:
-    """Decode ``files`` into ``npy`` (written atomically). ``workers`` None = all cores."""
+    """Decode ``files`` into ``npy`` (written atomically). ``workers`` None = all cores.
+    A ``tf-bicubic`` resize is rounded to ``uint8`` here (docs/data.md)."""
     shape = (len(files), img_size, img_size, 3)
     tmp = npy.with_name(f".{npy.name}.tmp{os.getpid()}")
     npy.parent.mkdir(parents=True, exist_ok=True)
-    decode = partial(load_image, crop=crop, size=img_size)
+    decode = partial(load_image, crop=crop, size=img_size, resize=resize)
     paths = [str(image_dir / f) for f in files]
     bar = tqdm(total=len(files), desc=f"caching {npy.stem}", unit="img", disable=not progress)
     try:
@@ -123,6 +131,7 @@ def ensure_cache(
     name: str,
     progress: bool = True,
     workers: int | None = None,
+    resize: str = "pil",
 ) -> tuple[Path, bool]:
     """Return the path of an up-to-date cache of ``files``, building it if needed.
 
@@ -135,6 +144,7 @@ def ensure_cache(
         name: cache name, e.g. ``"<dataset folder>-<split>"``.
         progress: show a progress bar while building.
         workers: decoding processes; None = all available cores, 0 or 1 = in this process.
+        resize: ``pil`` or ``tf-bicubic`` (:mod:`stgan.data.transforms`).
 
     Returns:
         ``(path of the .npy, whether it was (re)built now)``.
@@ -144,19 +154,20 @@ def ensure_cache(
             be written (naming it, before any decoding).
     """
     cache_dir = Path(cache_dir)
-    npy, index = cache_paths(cache_dir, name, crop, img_size)
-    key = cache_key(image_dir, files, crop, img_size)
+    npy, index = cache_paths(cache_dir, name, pipeline_id(crop, img_size, resize), img_size)
+    key = cache_key(image_dir, files, crop, img_size, resize)
     shape = (len(files), img_size, img_size, 3)
     if _valid(npy, index, key, shape):
         return npy, False  # reading needs no write access: a cache on read-only media works
     check_writable(cache_dir)  # before any decoding
     try:
         index.unlink(missing_ok=True)  # the array below is no longer described by it
-        build(image_dir, files, crop, img_size, npy, progress, workers)
+        build(image_dir, files, crop, img_size, npy, progress, workers, resize)
         meta = {
             "version": CACHE_VERSION,
             "key": key,
             "crop": crop,
+            "resize": resize,
             "img_size": img_size,
             "image_dir": str(image_dir),
             "files": list(files),

@@ -3,12 +3,16 @@
 Reference §5. The label file has a count line, a line of attribute names, then one row per
 image: the file name and one value of +1/-1 per attribute (LF or CRLF line ends, runs of
 spaces between fields). The optional partition file has rows ``file 0|1|2`` (train, val,
-test). Without it, the split follows file order (:func:`split_indices`):
+test). Which rows form train, val and test is ``data.split`` (:func:`choose_split`):
 
-- the full CelebA (≥ 202,599 rows): the official split, train = the first 182,000 rows,
-  val = the next 637, test = the rest;
-- a subset: test = the last ``test_fraction`` of the rows, val = a slice just before it of
-  CelebA's own val ratio (637 / 202,599 ≈ 0.31%, at least one image), train = the rest.
+- ``stgan``: the official STGAN split by file order of the label file (csmliu/STGAN
+  ``data.py``): train = the first 182,000 rows, val = the next 637, test = the rest;
+- ``partition``: the codes of ``list_eval_partition.txt`` (CelebA's own: 162,770 train);
+- ``fraction``: test = the last ``test_fraction`` of the rows, val = a slice just before it of
+  CelebA's own val ratio (637 / 202,599 ≈ 0.31%, at least one image), train = the rest;
+- ``auto`` (default): ``stgan`` for the full CelebA (a CelebA label file of exactly 202,599
+  rows, partition file or not), else ``partition`` when the folder has a partition file, else
+  ``fraction``.
 
 This module also holds what the CSV-folder layout (:mod:`stgan.data.csvfolder`) shares with
 it: the :class:`LabelTable` both return, the image-folder lookup and the split rule.
@@ -36,6 +40,7 @@ OFFICIAL_TRAIN_END = 182_000  # official split by file order: [0, 182000) train
 OFFICIAL_VAL_END = 182_637  # [182000, 182637) val, the rest test
 VAL_RATIO = (OFFICIAL_VAL_END - OFFICIAL_TRAIN_END) / CELEBA_N  # ≈ 0.31%
 SPLITS = ("train", "val", "test", "all")
+SPLIT_RULES = ("auto", "stgan", "partition", "fraction")  # data.split
 _PART_CODE = {"train": 0, "val": 1, "test": 2}
 _VALUE = {"1": 1, "-1": 0, "0": 0, "+1": 1}
 
@@ -210,33 +215,86 @@ def check_images(image_dir: Path, files: Sequence[str], label_path: Path) -> Non
         )
 
 
+def choose_split(
+    rule: str, n: int, celeba_layout: bool, partition: np.ndarray | None, label_path: Path
+) -> tuple[str, str]:
+    """The split rule ``data.split`` = ``rule`` stands for on a folder, and why.
+
+    Args:
+        rule: ``auto``, ``stgan``, ``partition`` or ``fraction``.
+        n: rows of the label file.
+        celeba_layout: whether the labels come from a ``list_attr_celeba.txt``.
+        partition: the folder's partition codes, or None without a partition file.
+        label_path: the label file, for messages.
+
+    Returns:
+        ``(stgan | partition | fraction, a short reason)``.
+
+    Raises:
+        UserError: an unknown rule, ``stgan`` on fewer than 182,638 rows, ``partition``
+            without a partition file.
+    """
+    if rule not in SPLIT_RULES:
+        raise UserError(f"unknown data.split {rule!r}; valid: {', '.join(SPLIT_RULES)}")
+    if rule == "stgan" and n <= OFFICIAL_VAL_END:
+        raise UserError(
+            f"data.split=stgan is the official split by file order (train 182,000, val 637, "
+            f"test the rest) and needs more than {OFFICIAL_VAL_END:,} rows; {label_path} has "
+            f"{n:,}: use data.split=fraction (or partition)"
+        )
+    if rule == "partition" and partition is None:
+        raise UserError(
+            f"data.split=partition needs {PARTITION_FILE} beside {label_path}; add it or use "
+            "data.split=fraction"
+        )
+    if rule != "auto":
+        return rule, "set explicitly"
+    if celeba_layout and n == CELEBA_N:
+        why = f"{n:,} rows: the full CelebA, split as the official STGAN code does"
+        return "stgan", why + (f" (not by {PARTITION_FILE})" if partition is not None else "")
+    if partition is not None:
+        return "partition", f"not the full CelebA ({n:,} rows) and {PARTITION_FILE} is present"
+    return "fraction", f"not the full CelebA ({n:,} rows) and no {PARTITION_FILE}"
+
+
 def split_sizes(n: int, test_fraction: float) -> tuple[int, int, int]:
-    """``(n_train, n_val, n_test)`` of the split by file order of ``n`` rows (module doc)."""
-    if n >= CELEBA_N:
-        return OFFICIAL_TRAIN_END, OFFICIAL_VAL_END - OFFICIAL_TRAIN_END, n - OFFICIAL_VAL_END
+    """``(n_train, n_val, n_test)`` of the ``fraction`` split of ``n`` rows (module doc)."""
     n_test = max(1, round(n * test_fraction))
     n_val = max(1, round(n * VAL_RATIO))
     return n - n_test - n_val, n_val, n_test
 
 
 def split_indices(
-    n: int, split: str, test_fraction: float, partition: np.ndarray | None = None
+    n: int,
+    split: str,
+    test_fraction: float,
+    partition: np.ndarray | None = None,
+    rule: str | None = None,
 ) -> np.ndarray:
     """Row indices of ``split`` (``train``/``val``/``test``/``all``), in label-file order.
 
     Args:
         n: number of rows.
         split: which split.
-        test_fraction: test share of a subset without partition file.
-        partition: ``(n,)`` codes 0/1/2 from a partition file; overrides the file-order rule.
+        test_fraction: test share of the ``fraction`` rule.
+        partition: ``(n,)`` codes 0/1/2 from a partition file, or None.
+        rule: ``stgan``, ``partition`` or ``fraction``; None = what ``auto`` picks for a
+            CelebA label file (:func:`choose_split`).
     """
     if split not in SPLITS:
         raise UserError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    if rule is None:
+        rule, _ = choose_split("auto", n, True, partition, Path(LABEL_FILE))
     if split == "all":
         return np.arange(n)
-    if partition is not None:
+    if rule == "partition":
+        if partition is None:
+            raise ValueError("the partition rule needs partition codes")
         return np.flatnonzero(partition == _PART_CODE[split])
-    n_train, n_val, _ = split_sizes(n, test_fraction)
+    if rule == "stgan":
+        n_train, n_val = OFFICIAL_TRAIN_END, OFFICIAL_VAL_END - OFFICIAL_TRAIN_END
+    else:
+        n_train, n_val, _ = split_sizes(n, test_fraction)
     start = {"train": 0, "val": max(n_train, 0), "test": max(n_train, 0) + n_val}[split]
     stop = {"train": max(n_train, 0), "val": max(n_train, 0) + n_val, "test": n}[split]
     return np.arange(min(start, n), min(stop, n))
