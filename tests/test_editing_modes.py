@@ -6,10 +6,9 @@ applying its conflict rules, and encodes the row at ±thres_int × t_int."""
 
 import pytest
 import torch
-from torch import nn
 
 from stgan.attributes import Coding
-from stgan.editing import edit_many, flip_targets, slide_targets, slide_values
+from stgan.editing import flip_targets, slide_targets, slide_values
 
 NAMES = ("Bald", "Bangs", "Black_Hair", "Blond_Hair", "Male")
 # row 0: Bangs, Black_Hair, Male on; row 1: Bald, Blond_Hair on
@@ -82,24 +81,3 @@ def test_flip_targets_order_matters_and_t_ints_scale_the_listed_attributes():
     with pytest.raises(ValueError, match="t_ints"):
         flip_targets(src, NAMES, [bald], coding, t_ints=[1.0, 2.0])
 
-
-class Recorder(nn.Module):
-    """Returns its input images unchanged and records the codes it was given."""
-
-    def __init__(self):
-        super().__init__()
-        self.codes: list[torch.Tensor] = []
-
-    def forward(self, x, code):
-        self.codes.append(code.clone())
-        return x + code[:, :1, None, None]  # an output that depends on the code
-
-
-def test_edit_many_runs_one_edit_per_target():
-    coding = Coding("diff", thres_int=0.5)
-    targets = slide_targets(SRC, 3, [-1.0, 1.0], coding)
-    G, x = Recorder(), torch.zeros(2, 3, 4, 4)
-    outs = edit_many(G, x, SRC, targets, coding)
-    assert len(outs) == 2 and len(G.codes) == 2
-    for tgt, code in zip(targets, G.codes, strict=True):
-        assert torch.allclose(code, coding.code(SRC, tgt))

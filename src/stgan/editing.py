@@ -154,10 +154,3 @@ def flip_targets(
         enc[:, i] = enc[:, i] * float(t)
     return target01, enc
 
-
-@torch.no_grad()
-def edit_many(
-    G: nn.Module, x: Tensor, source01: Tensor, targets: Sequence[Tensor], coding: Coding
-) -> list[Tensor]:
-    """One edited batch per encoded target (the slide's columns)."""
-    return [edit(G, x, source01, t, coding) for t in targets]

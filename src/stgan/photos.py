@@ -41,6 +41,53 @@ def parse_assignments(items: Sequence[str], what: str) -> dict[str, float]:
     return out
 
 
+def parse_flips(items: Sequence[str], what: str = "--flip") -> list[tuple[str, float]]:
+    """``["Bald,Eyeglasses=2"]`` → ``[("Bald", 1.0), ("Eyeglasses", 2.0)]``, in order.
+
+    A name alone has ``t_int`` 1 (the official test.py's default ``--test_ints``); ``=T`` sets
+    another strength T > 0.
+
+    Raises:
+        UserError: an empty name, a strength that is not a finite number > 0, or a name
+            given twice (a second flip would undo the first).
+    """
+    out: list[tuple[str, float]] = []
+    for item in items:
+        for part in item.split(","):
+            name, sep, value = (s.strip() for s in part.partition("="))
+            try:
+                t = float(value) if sep else 1.0
+            except ValueError:
+                t = float("nan")
+            if not name or not 0.0 < t < float("inf"):
+                raise UserError(
+                    f"malformed {what} {part!r}; expected Name or Name=T (T > 0, the "
+                    "strength: 1 gives att_diff ±1, 2 gives ±1.5), e.g. --flip Bald,Eyeglasses"
+                )
+            if name in (n for n, _ in out):
+                raise UserError(f"{what} names {name} twice; a second flip would undo the first")
+            out.append((name, t))
+    return out
+
+
+def parse_range(text: str, what: str = "--range") -> tuple[float, float]:
+    """``"-1,1"`` → ``(-1.0, 1.0)``: the two finite, different ends of a slide.
+
+    Raises:
+        UserError: not two numbers, a non-finite one, or equal ends.
+    """
+    parts = text.split(",")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        lo = hi = float("nan")
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
+        raise UserError(
+            f"malformed {what} {text!r}; expected LO,HI, two different numbers, e.g. -1,1"
+        )
+    return lo, hi
+
+
 def list_images(path: str | Path) -> list[Path]:
     """An image file itself, or the images of a folder (or of its ``img_align_celeba/`` or
     ``images/`` subfolder), sorted by name.
