@@ -1,0 +1,89 @@
+"""Where the eyes lie in the model's input: the layout a photo is aligned to.
+
+A model only edits faces framed like its training data, so a photo's face is aligned to put
+its eyes where the training images had them on average. Each number's source:
+
+- **Synthetic faces** (``data.dataset = "synthetic"``, or a folder written by
+  ``stgan data synth``): computed from the renderer's geometry. The eyes sit at face-frame
+  ``(±eye_x, -0.04 + eye_y)`` (:class:`stgan.data.synth.face.Face`), with ``eye_x`` uniform
+  in 0.094 ± 0.006 and ``eye_y`` in 0 ± 0.008, zoom uniform in 0.93..1.06, rotation and shift
+  centred on 0 (:func:`stgan.data.synth.nuisance.sample_nuisance`); the
+  :class:`stgan.data.synth.canvas.Canvas` of the mean pose maps the mean eyes to pixels.
+  ``tests/test_align.py`` measures the eye regions of rendered faces and checks the result.
+- **Aligned CelebA** (``data.crop`` ``celeba`` or ``center``): :data:`CELEBA_EYES`, the mean
+  eye centres in the 178×218 aligned images, mapped through the crop box of
+  :func:`stgan.data.transforms.crop_box`.
+- **Square, already cropped real faces** (``data.crop = "none"``: CelebA-HQ style):
+  :data:`CELEBA_HQ_EYES`, the mean eye centres as fractions of the side.
+
+Both real-data layouts were measured with this package's own detector
+(:func:`stgan.align.detect_faces`, faces with both eyes found) on the real subsets named in
+docs/photos.md, so the detector's own bias (the Haar eye boxes' centres sit slightly above
+the pupils) is the same on the training data and on the user's photo and cancels out.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from stgan.config import Config, DataConfig
+from stgan.data.transforms import CELEBA_SIZE, crop_box
+
+#: Mean eye centres ``((x, y) left, (x, y) right)`` in the aligned 178×218 CelebA images, in
+#: pixels (pixel centres at integers), measured on 10,000 aligned CelebA images.
+CELEBA_EYES = ((68.5, 111.0), (108.5, 111.0))
+
+#: Mean eye centres in CelebA-HQ style square crops, as fractions of the side (continuous
+#: coordinates: 0 is the left/top edge, 1 the right/bottom edge), measured on CelebA-HQ.
+CELEBA_HQ_EYES = ((0.375, 0.47), (0.625, 0.47))
+
+# the synthetic renderer's mean pose and eyes (stgan.data.synth.nuisance.sample_nuisance)
+_SYNTH_ZOOM = 0.93 + 0.13 / 2
+_SYNTH_EYE = (0.094, -0.04)  # (half the eye distance, eye-line height) in the face frame
+
+
+def eye_layout(cfg: Config) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The mean eye centres ``((x, y) left, (x, y) right)`` in the model's input, a
+    ``cfg.model.img_size`` square, in pixels (pixel centres at integers)."""
+    (lx, ly), (rx, ry) = _fractions(cfg.data)
+    s = cfg.model.img_size
+    return (s * lx - 0.5, s * ly - 0.5), (s * rx - 0.5, s * ry - 0.5)
+
+
+def _fractions(data: DataConfig) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The eye centres as fractions of the image side (0 and 1 are the edges)."""
+    if data.dataset == "synthetic" or _written_by_synth(data.dataset):
+        return synthetic_eyes()
+    if data.crop == "none":
+        return CELEBA_HQ_EYES
+    left, top, right, bottom = crop_box(data.crop, *CELEBA_SIZE)
+    return tuple(
+        ((x + 0.5 - left) / (right - left), (y + 0.5 - top) / (bottom - top))
+        for x, y in CELEBA_EYES
+    )
+
+
+@functools.cache
+def synthetic_eyes() -> tuple[tuple[float, float], tuple[float, float]]:
+    """The synthetic faces' mean eye centres as fractions of the side."""
+    from stgan.data.synth.canvas import Canvas
+
+    side = 1000
+    cv = Canvas(side, rot=0.0, scale=_SYNTH_ZOOM, shift=(0.0, 0.0))
+    ex, ey = _SYNTH_EYE
+    out = []
+    for u in (-ex, ex):
+        x, y = cv.lin @ (u, ey) + cv.off
+        out.append((float(x) / side, float(y) / side))
+    return tuple(out)
+
+
+def _written_by_synth(dataset: str) -> bool:
+    """Whether the folder ``dataset`` records that ``stgan data synth`` wrote it."""
+    try:
+        info = json.loads((Path(dataset).expanduser() / "stgan-data.json").read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("written_by") == "stgan data synth"
