@@ -130,10 +130,12 @@ class Trainer:
         return logs
 
     def lr_at(self, step: int, iters_per_epoch: int) -> float:
-        """Learning rate of iteration ``step``: ÷10 from ``decay_epoch`` on (reference §4),
-        times a linear warm-up over the first ``warmup`` iterations (0 in the paper)."""
+        """Learning rate of iteration ``step``: ÷10 per ``decay_epoch`` epochs, as the official
+        train.py's ``lr / 10 ** (epoch // init_epoch)`` (reference §4; for the paper's 200
+        epochs one division at epoch 100), times a linear warm-up over the first ``warmup``
+        iterations (0 in the paper)."""
         t = self.cfg.train
-        lr = t.lr * (0.1 if step // iters_per_epoch >= t.decay_epoch else 1.0)
+        lr = t.lr / 10 ** (step // iters_per_epoch // t.decay_epoch)
         return lr * min(1.0, (step + 1) / t.warmup) if t.warmup else lr
 
     def set_lr(self, lr: float) -> None:
