@@ -50,6 +50,12 @@ class ModelConfig:
     # --- switches beyond the paper (off = the paper's architecture; docs/recipes.md) ---
     upsample: str = "deconv"  # decoder upsampling: deconv (paper, 4x4 s2) | resize (nearest+3x3)
     mask: bool = False  # output m·G(x) + (1−m)·x through a predicted mask m (4th channel)
+    # --- options of the official code (train.py); defaults = the paper's model (docs/official.md)
+    stu_dim: int = 0  # STU widths min(stu_dim·2^i, 1024); 0 = the encoder's (official: own, 64)
+    stu_norm: str = "none"  # after the STU gate convolutions: none (paper) | bn | in
+    stu_inject_layers: int = 4  # the state STU i passes on carries the code for i < this
+    multi_inputs: int = 1  # encoder layers 1..multi_inputs-1 also see the image, subsampled
+    one_more_conv: int = 0  # 0 | 1 | 3: last upsampling to dec_dim/4 ch., then a k×k conv
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ class TrainConfig:
     batch_size: int = 32
     n_critic: int = 5  # D steps per G step, each on a fresh batch
     epochs: int = 200  # one epoch = n_train // (batch_size * (n_critic + 1)) G iterations
-    decay_epoch: int = 100  # lr is divided by 10 from this epoch on
+    decay_epoch: int = 100  # lr is divided by 10 every this many epochs (official init_epoch)
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -110,6 +116,8 @@ class TrainConfig:
     bn_eval: str = "running"  # eval BN statistics: running (paper) | recalibrate (on train batches)
     bn_batches: int = 16  # training batches averaged by bn_eval = recalibrate
     w_mask: float = 0.0  # weight of the mask's mean (sparsity) in L_G (model.mask only)
+    flip_share: float = 0.0  # share of training targets that flip one random attribute
+    #   (0 = the paper: every target a permuted label row; attributes.training_targets)
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,7 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
 _CHOICES = {
     ("model", "stu_state"): ("stu", "gru", "direct"),
     ("model", "label"): ("diff", "target"),
+    ("model", "stu_norm"): ("none", "bn", "in"),
     ("data", "crop"): ("celeba", "celeba-170", "none", "center"),
     ("data", "resize"): ("pil", "tf-bicubic"),
     ("data", "split"): ("auto", "stgan", "partition", "fraction"),
@@ -183,6 +192,7 @@ _RANGES = (
     ("test_int", 0.0, 10.0),
     ("lr_d_scale", 0.0, 1e3),
     ("ema_decay", 0.0, 1.0),
+    ("flip_share", 0.0, 1.0),
 )
 _OPEN_LOW = ("lr", "thres_int", "test_int", "lr_d_scale")
 _OPEN_HIGH = ("beta1", "beta2", "ema_decay")
@@ -380,6 +390,13 @@ def validate(cfg: Config) -> None:
         raise UserError("train.penalty_every and train.bn_batches must be ≥ 1, train.warmup ≥ 0")
     if m.stu_kernel < 1 or m.stu_kernel % 2 == 0:
         raise UserError(f"model.stu_kernel must be an odd number ≥ 1, got {m.stu_kernel}")
+    if m.stu_dim < 0 or m.stu_inject_layers < 0 or not 1 <= m.multi_inputs <= m.enc_layers:
+        raise UserError(
+            "model.stu_dim and model.stu_inject_layers must be ≥ 0, "
+            f"model.multi_inputs in 1..{m.enc_layers}"
+        )
+    if m.one_more_conv not in (0, 1, 3) or (m.one_more_conv and m.dec_dim < 4):
+        raise UserError("model.one_more_conv must be 0, 1 or 3 (and needs model.dec_dim ≥ 4)")
     d = cfg.data
     if d.num_workers < 0 or d.synthetic_n < 1:
         raise UserError("data.num_workers must be ≥ 0 and data.synthetic_n ≥ 1")

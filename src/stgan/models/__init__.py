@@ -31,6 +31,11 @@ def build_generator(model_cfg: ModelConfig, n_attrs: int) -> Generator:
         stu_kernel=m.stu_kernel,
         upsample=m.upsample,
         mask=m.mask,
+        stu_dim=m.stu_dim,
+        stu_norm=m.stu_norm,
+        stu_inject_layers=m.stu_inject_layers,
+        multi_inputs=m.multi_inputs,
+        one_more_conv=m.one_more_conv,
     )
 
 

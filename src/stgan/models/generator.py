@@ -12,7 +12,13 @@ With the defaults (128 px, 13 attributes) the layers are::
 
 The switches of the official code select the paper's variants: ``shortcut_layers`` (0–4 skip
 connections, deepest first), ``inject_layers`` (decoder layers followed by the tiled code),
-``use_stu`` (STUs on the skips, or plain encoder features) and ``stu_state``.
+``use_stu`` (STUs on the skips, or plain encoder features) and ``stu_state``. Its other
+model options are arguments too, off by default (the paper's model): ``stu_dim``,
+``stu_norm``, ``stu_inject_layers`` (see :class:`~stgan.models.stu.STU`), ``multi_inputs``
+(encoder layers 1 … multi_inputs−1 also receive the input image at their resolution: TF1's
+legacy ``resize_bicubic`` by an integer factor 2^i samples pixel (2^i·r, 2^i·c) exactly, so
+it is plain subsampling) and ``one_more_conv`` (the last upsampling goes to dec_dim/4
+channels + BatchNorm + ReLU, then a k×k stride-1 transposed convolution makes RGB).
 
 Two switches go beyond the paper (off by default; docs/recipes.md): ``upsample="resize"``
 (nearest resize + 3×3 convolutions instead of transposed ones) and ``mask``: the last layer
@@ -56,6 +62,13 @@ class Generator(nn.Module):
         stu_kernel: kernel of the STU gate convolutions.
         upsample: ``deconv`` (the paper) or ``resize`` (nearest resize + 3×3 convolution).
         mask: blend output and input through a predicted mask (a 4th output channel).
+        stu_dim: STU i (deepest first) has min(stu_dim·2^(enc_layers−2−i), 1024) channels;
+            0 = the width of its encoder feature (the paper, and the official default 64).
+        stu_norm: ``none`` | ``bn`` | ``in`` after the STU gate convolutions.
+        stu_inject_layers: the state STU i hands to STU i+1 carries the tiled code for
+            i < stu_inject_layers (the first STU's state always does).
+        multi_inputs: encoder layers 1 … multi_inputs−1 also take the subsampled input.
+        one_more_conv: 0, or the kernel (1 or 3) of an extra stride-1 last layer.
 
     Attributes:
         encoder: ``enc_layers`` blocks, shallowest first.
@@ -77,6 +90,11 @@ class Generator(nn.Module):
         stu_kernel: int = 3,
         upsample: str = "deconv",
         mask: bool = False,
+        stu_dim: int = 0,
+        stu_norm: str = "none",
+        stu_inject_layers: int = 4,
+        multi_inputs: int = 1,
+        one_more_conv: int = 0,
     ) -> None:
         super().__init__()
         if dec_layers != enc_layers:
@@ -92,11 +110,13 @@ class Generator(nn.Module):
         self.inject_layers = inject_layers
         self.use_stu = use_stu
         self.mask = mask
+        self.multi_inputs = multi_inputs
 
         enc_ch = [width(enc_dim, i) for i in range(enc_layers)]
+        enc_in = [3, *enc_ch[:-1]]  # + 3 for the subsampled image of ``multi_inputs``
+        enc_in = [c + 3 if 0 < i < multi_inputs else c for i, c in enumerate(enc_in)]
         self.encoder = nn.ModuleList(
-            conv_bn_lrelu(c_in, c_out)
-            for c_in, c_out in zip([3, *enc_ch[:-1]], enc_ch, strict=True)
+            conv_bn_lrelu(c_in, c_out) for c_in, c_out in zip(enc_in, enc_ch, strict=True)
         )
 
         # skip i (deepest first) carries encoder feature enc_layers - 2 - i
@@ -104,9 +124,14 @@ class Generator(nn.Module):
         self.stus = nn.ModuleList()
         if use_stu:
             c_state = enc_ch[-1]  # the chain starts at f5
-            for c_feat in skip_ch:
-                self.stus.append(STU(c_state, c_feat, n_attrs, stu_kernel, stu_state))
-                c_state = c_feat  # every passed state has the channels of its STU's output
+            for i, c_feat in enumerate(skip_ch):
+                c_out = width(stu_dim, enc_layers - 2 - i) if stu_dim else c_feat
+                stu = STU(
+                    c_state, c_feat, n_attrs, stu_kernel, stu_state, c_out,
+                    inject=i <= stu_inject_layers, norm=stu_norm,
+                )  # fmt: skip
+                self.stus.append(stu)
+                skip_ch[i] = c_state = c_out  # the decoder and the next STU get its width
 
         self.decoder = nn.ModuleList()
         c_in = enc_ch[-1] + n_attrs
@@ -119,9 +144,16 @@ class Generator(nn.Module):
             if i < inject_layers:
                 c_in += n_attrs
         # the last layer: RGB through tanh (and with ``mask`` a 4th, mask-logit channel)
-        self.decoder.append(
-            nn.Sequential(upconv(c_in, 4 if mask else 3, upsample, True), nn.Tanh())
-        )
+        c_rgb = 4 if mask else 3
+        if one_more_conv:  # official ``one_more_conv``: upsample to dec_dim/4, then k×k
+            k = one_more_conv
+            last = nn.Sequential(
+                deconv_bn_relu(c_in, dec_dim // 4, upsample),
+                nn.ConvTranspose2d(dec_dim // 4, c_rgb, k, stride=1, padding=(k - 1) // 2),
+            )
+        else:
+            last = upconv(c_in, c_rgb, upsample, True)
+        self.decoder.append(nn.Sequential(last, nn.Tanh()))
         init_weights_(self)
         if mask:  # the mask starts nearly closed (sigmoid(−2) ≈ 0.12): an edit must open it
             nn.init.constant_(self._last_conv().bias[3], MASK_BIAS)
@@ -135,7 +167,9 @@ class Generator(nn.Module):
         ``f_i`` is ``(B, min(enc_dim·2^(i−1), 1024), S/2^i, S/2^i)``."""
         feats = []
         h = x
-        for layer in self.encoder:
+        for i, layer in enumerate(self.encoder):
+            if 0 < i < self.multi_inputs:  # TF1 legacy bicubic ÷2^i = subsampling
+                h = torch.cat([h, x[:, :, :: 2**i, :: 2**i]], dim=1)
             h = layer(h)
             feats.append(h)
         return feats

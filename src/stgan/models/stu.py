@@ -11,7 +11,11 @@ of ``f^l`` the decoder receives and how to change it:
     f̂_t^l   = tanh(W_h * [f^l, s^l])                 (6)
     f_t^l   = (1 − z^l) ∘ ŝ^{l+1} + z^l ∘ f̂_t^l       (7)
 
-No normalisation; every convolution has a bias.
+No normalisation and every convolution has a bias, as in the paper. The official code's
+options (train.py) are arguments here: ``out_channels`` (``--stu_dim``: the unit's width may
+differ from its feature's), ``inject`` (``--stu_inject_layers``: whether the incoming state
+carries the tiled code) and ``norm`` (``--stu_norm``: BatchNorm or InstanceNorm after the gate
+convolutions W_r, W_z, W_h, which then have no bias, as TF-slim drops it under a normaliser).
 """
 
 from __future__ import annotations
@@ -19,9 +23,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgan.models.blocks import tile_concat
+from stgan.models.blocks import IN_EPS, batch_norm, tile_concat
 
 STU_STATES = ("stu", "gru", "direct")
+STU_NORMS = ("none", "bn", "in")
+
+
+def _gate(in_channels: int, out_channels: int, kernel_size: int, norm: str) -> nn.Module:
+    """A gate convolution ('same' padding): with a bias, or without one and followed by
+    BatchNorm (TF-slim's) or affine InstanceNorm (eps 1e-6) for ``norm`` = bn | in."""
+    if norm == "none":
+        return nn.Conv2d(in_channels, out_channels, kernel_size, padding="same")
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding="same", bias=False)
+    if norm == "bn":
+        return nn.Sequential(conv, batch_norm(out_channels))
+    if norm == "in":
+        inorm = nn.InstanceNorm2d(out_channels, eps=IN_EPS, affine=True)
+        return nn.Sequential(conv, inorm)
+    raise ValueError(f"norm must be one of {STU_NORMS}, got {norm!r}")
 
 
 class STU(nn.Module):
@@ -35,6 +54,10 @@ class STU(nn.Module):
         pass_state: the state handed to the next, shallower unit, as in the official code:
             ``"stu"`` s^l (eq. 5, the paper), ``"gru"`` f_t^l (a plain ConvGRU),
             ``"direct"`` ŝ^{l+1}.
+        out_channels: channels of the unit (ŝ, gates, output, state); None = ``feat_channels``.
+        inject: append the tiled code to the incoming state (eq. 2); the official code's
+            ``--stu_inject_layers`` turns it off for the units after the first ones.
+        norm: ``none`` (the paper) | ``bn`` | ``in`` after the gate convolutions.
     """
 
     def __init__(
@@ -44,16 +67,22 @@ class STU(nn.Module):
         n_attrs: int,
         kernel_size: int = 3,
         pass_state: str = "stu",
+        out_channels: int | None = None,
+        inject: bool = True,
+        norm: str = "none",
     ) -> None:
         super().__init__()
         if pass_state not in STU_STATES:
             raise ValueError(f"pass_state must be one of {STU_STATES}, got {pass_state!r}")
-        c = feat_channels
+        c = out_channels or feat_channels
+        c_in = feat_channels + c  # [f^l, ŝ^{l+1}] and [f^l, s^l]
         self.pass_state = pass_state
-        self.transform = nn.ConvTranspose2d(state_channels + n_attrs, c, 4, stride=2, padding=1)
-        self.reset_gate = nn.Conv2d(2 * c, c, kernel_size, padding="same")  # W_r
-        self.update_gate = nn.Conv2d(2 * c, c, kernel_size, padding="same")  # W_z
-        self.hidden = nn.Conv2d(2 * c, c, kernel_size, padding="same")  # W_h
+        self.inject = inject
+        c_state = state_channels + (n_attrs if inject else 0)
+        self.transform = nn.ConvTranspose2d(c_state, c, 4, stride=2, padding=1)
+        self.reset_gate = _gate(c_in, c, kernel_size, norm)  # W_r
+        self.update_gate = _gate(c_in, c, kernel_size, norm)  # W_z
+        self.hidden = _gate(c_in, c, kernel_size, norm)  # W_h
 
     def forward(self, feat: Tensor, state: Tensor, code: Tensor) -> tuple[Tensor, Tensor]:
         """Apply eqs. 2–7.
@@ -67,8 +96,8 @@ class STU(nn.Module):
             ``(f_t, next_state)``: the transferred feature for the decoder ``(B, C, H, W)``
             and the state for the next unit ``(B, C, H, W)`` chosen by ``pass_state``.
         """
-        s_hat = self.transform(tile_concat([state], code))  # (B, C, H, W)  eq. 2
-        gate_in = torch.cat([feat, s_hat], dim=1)  # (B, 2C, H, W)
+        s_hat = self.transform(tile_concat([state], code if self.inject else None))  # eq. 2
+        gate_in = torch.cat([feat, s_hat], dim=1)  # (B, C_f + C, H, W)
         r = torch.sigmoid(self.reset_gate(gate_in))  # eq. 3
         z = torch.sigmoid(self.update_gate(gate_in))  # eq. 4
         s = r * s_hat  # eq. 5
