@@ -142,7 +142,17 @@ def test_train_classifier_command_on_synthetic_faces(tmp_path, capsys):
     assert list(metrics["accuracy"].values()) == pytest.approx(hits.mean(0).tolist(), abs=1e-12)
     assert metrics["accuracy_mean"] == pytest.approx(hits.mean(), abs=1e-12)
     assert judge.info["metrics"]["accuracy_mean"] == metrics["accuracy_mean"]
+    # trained the official way, on the 96 training and 10 validation faces
+    assert judge.info["training"]["name"] == "official"
+    assert judge.info["training"]["splits"] == ["train", "val"]
+    assert metrics["train"]["recipe"]["n_train_images"] == 96 + 10
     assert main(argv) == 2  # refuses to overwrite
+    legacy = tmp_path / "legacy"
+    assert main([*argv[:4], str(legacy), *argv[5:-3], "--legacy"]) == 0  # the 13, train only
+    old = Judge.from_file(legacy)
+    assert len(old.attr_names) == 13 and old.info["training"]["splits"] == ["train"]
+    assert json.loads((legacy / "metrics.json").read_text())["train"]["recipe"][
+        "n_train_images"] == 96  # fmt: skip
     assert main([*argv[:-3], "--attrs", "Nope", "--overwrite"]) == 2
 
 
@@ -181,3 +191,145 @@ def test_training_and_prediction_report_progress_through_callbacks():
     judge = Judge(build_classifier(3, 32), NAMES, 32)
     predict_dataset(judge, test, batch_size=2, on_batch=lambda d, t: batches.append((d, t)))
     assert batches == [(1, 3), (2, 3), (3, 3)]
+
+
+# -------------------------------------------------------------------------------------------
+# training as the official classifier (att_classification/train.py, models.py)
+
+
+def test_lr_factor_is_the_official_schedule():
+    from stgan.judge import lr_factor
+
+    # train.py: lr * (1 - max(it // batch_epoch - 8, 0) / 25) ** 0.75, 25 epochs
+    assert [lr_factor(e, 25) for e in range(9)] == [1.0] * 9
+    assert lr_factor(9, 25) == pytest.approx((24 / 25) ** 0.75)
+    assert lr_factor(24, 25) == pytest.approx(0.36**0.75)  # the last epoch: 0.465
+    assert lr_factor(9, 10) == pytest.approx(0.9**0.75)  # `epochs` takes 25's place
+
+
+def _tiny_model(n: int = 3):
+    torch.manual_seed(0)
+    return build_classifier(n, 32, (2, 2, 2, 2, 2), 4)
+
+
+def _reference_training(model, data, epochs: int, lr: float, l2: float, decay: bool):
+    """The official update written out: Adam without weight decay on the loss
+    BCE + l2 · Σ ||w||² / 2 over conv and FC weights (slim.l2_regularizer(l2) = l2 ·
+    tf.nn.l2_loss), learning rate × the official factor each epoch; one batch per epoch."""
+    from stgan.models.classifier import decayed_parameters
+
+    model.train()
+    weights, _ = decayed_parameters(model)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    x = torch.stack([data[i][0] for i in range(len(data))])
+    y = torch.stack([data[i][1] for i in range(len(data))])
+    for epoch in range(epochs):
+        for g in opt.param_groups:
+            g["lr"] = lr * ((1 - max(epoch - 8, 0) / epochs) ** 0.75 if decay else 1.0)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        loss = loss + l2 * sum((w**2).sum() / 2 for w in weights)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model
+
+
+def _max_gap(a, b) -> float:
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    return max((x - y).abs().max().item() for x, y in pairs)
+
+
+@pytest.mark.parametrize("recipe_name", ["official", "legacy"])
+def test_training_is_the_official_update(recipe_name):
+    """11 epochs of one batch (so the schedule acts from epoch 9), against the update
+    written out: weight decay λ = 1e-4 is the loss term 1e-4 · Σw²/2, not 2e-4, and both the
+    decay and the schedule matter."""
+    from stgan.judge import RECIPES
+
+    data = Bright(8, seed=3)
+    got = _tiny_model()
+    # a high lr: the weights move far enough for the L2 term and schedule to show
+    train_classifier(got, data, "cpu", 11, 8, lr=0.05, recipe=RECIPES[recipe_name])
+    variants = {  # (l2, schedule)
+        "official": (1e-4, True),
+        "legacy": (0.0, False),
+        "decay only": (1e-4, False),
+        "schedule only": (0.0, True),
+        "twice the decay": (2e-4, True),
+    }
+    gaps = {
+        k: _max_gap(got, _reference_training(_tiny_model(), data, 11, 0.05, l2, sched))
+        for k, (l2, sched) in variants.items()
+    }
+    # measured: 3.7e-5 (official) and 5.6e-6 (legacy) from the matching update (float32
+    # sums in another order); at least 0.01 from every other
+    assert gaps.pop(recipe_name) < 2e-4, gaps
+    assert min(gaps.values()) > 5e-3, gaps
+
+
+def test_old_judge_files_still_load():
+    """tests/fixtures/judge_v1.pt was saved by the judge code before issue 8
+    (tests/fixtures/make_judge_v1.py): no `training` field, 3 attributes, tiny widths."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "fixtures" / "judge_v1.pt"
+    raw = torch.load(path, weights_only=True)
+    assert "training" not in raw and raw["version"] == 1
+    judge = Judge.from_file(path)
+    assert judge.attr_names == ("Bald", "Eyeglasses", "Male") and judge.crop == "none"
+    assert judge.info["metrics"]["accuracy_mean"] == 0.5 and "training" not in judge.info
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    torch.testing.assert_close(judge.predict_logits(x), torch.tensor(raw["check"]["logits"]))
+
+
+def test_training_set_is_train_plus_val_unless_legacy():
+    from stgan.judge import LEGACY, OFFICIAL, open_training_set
+
+    data = DataConfig(dataset="synthetic", synthetic_n=20, attrs=NAMES)
+    both = open_training_set(data, 32, OFFICIAL)
+    train = open_training_set(data, 32, LEGACY)
+    from stgan.data import open_dataset
+
+    val = open_dataset(data, 32, "val", progress=False)
+    assert len(train) == 20 and len(both) == 20 + len(val) and len(val) > 0
+    np.testing.assert_array_equal(both.labels, np.concatenate([train.labels, val.labels]))
+    x, y = both[20]  # the first validation face
+    torch.testing.assert_close(x, val[0][0])
+    assert both.attr_names == NAMES
+
+
+def write_label_file(folder, names, n: int = 3) -> None:
+    folder.mkdir()
+    rows = [f"{k + 1:06d}.jpg " + " ".join(["-1"] * len(names)) for k in range(n)]
+    (folder / "list_attr_celeba.txt").write_text(f"{n}\n{' '.join(names)}\n" + "\n".join(rows))
+
+
+def test_attrs_default_to_all_40_when_the_labels_have_them(tmp_path):
+    from stgan.attributes import CELEBA_ATTRS, DEFAULT_ATTRS
+    from stgan.judge import resolve_attrs
+
+    write_label_file(tmp_path / "full", CELEBA_ATTRS)
+    write_label_file(tmp_path / "synth", DEFAULT_ATTRS)
+    assert resolve_attrs([], str(tmp_path / "full")) == CELEBA_ATTRS and len(CELEBA_ATTRS) == 40
+    assert resolve_attrs([], str(tmp_path / "synth")) == DEFAULT_ATTRS
+    assert resolve_attrs([], "synthetic") == DEFAULT_ATTRS
+    assert resolve_attrs(["13"], str(tmp_path / "full")) == DEFAULT_ATTRS
+    assert resolve_attrs(["40"], "synthetic") == CELEBA_ATTRS  # the data check refuses later
+    assert resolve_attrs(["Male", "Bald"], "synthetic") == ("Male", "Bald")
+
+
+def test_report_adds_the_mean_over_the_model_attributes():
+    from stgan.attributes import CELEBA_ATTRS, DEFAULT_ATTRS
+    from stgan.judge import format_accuracy_table
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, (50, 40))
+    pred = labels.copy()
+    pred[:, [CELEBA_ATTRS.index(n) for n in DEFAULT_ATTRS]] ^= 1  # the 13 all wrong
+    rep = accuracy_report(pred, labels, CELEBA_ATTRS, labels)
+    assert rep["accuracy_mean"] == pytest.approx(27 / 40)
+    assert rep["model_attrs"]["accuracy_mean"] == 0.0
+    assert rep["model_attrs"]["names"] == list(DEFAULT_ATTRS)
+    assert "| **mean of the model's 13** | **0.0%** |" in format_accuracy_table(rep)
+    assert "model_attrs" not in accuracy_report(labels[:, :13], labels[:, :13],
+                                                DEFAULT_ATTRS, labels[:, :13])  # fmt: skip

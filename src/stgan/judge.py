@@ -1,8 +1,13 @@
 """The judge: the attribute classifier that scores edits (reference §6), trained, saved, loaded.
 
-The paper measures attribute generation accuracy with a separately trained 13-attribute
-classifier (:class:`stgan.models.Classifier`: five blocks of two 3×3 conv + BN + ReLU with
-16…256 channels and max-pooling, FC 512; Adam 2e-4, batch 64, 25 epochs, BCE with logits).
+The paper measures attribute generation accuracy with a separately trained classifier
+(:class:`stgan.models.Classifier`: five blocks of two 3×3 conv + BN + ReLU with 16…256
+channels and max-pooling, FC 512). It is trained as the official one
+(att_classification/train.py and models.py, :data:`OFFICIAL`): Adam 2e-4 (β 0.9/0.999),
+batch 64, 25 epochs, mean BCE with logits, L2 weight decay 1e-4 on the conv and FC weights,
+the learning rate × (1 − max(epoch − 8, 0)/epochs)^0.75, on the train + val images, with 40
+outputs (all CelebA attributes; :func:`default_attrs`). :data:`LEGACY` is how stgan trained
+it before (no weight decay, constant learning rate, train split only).
 This module trains it (:func:`train_classifier`), measures it on held-out images
 (:func:`predict_dataset`, :func:`accuracy_report`; :func:`weak_attributes` names those
 where it is no better than the majority-class baseline), and stores it as data
@@ -21,6 +26,7 @@ import io
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +34,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset
 
+from stgan.attributes import CELEBA_ATTRS, DEFAULT_ATTRS
 from stgan.data.stream import UserErrorLoader, to_model_input
 from stgan.data.transforms import load_image
 from stgan.errors import UserError
 from stgan.imageio import atomic_write_bytes
 from stgan.jsonio import json_ready
 from stgan.models import Classifier
+from stgan.models.classifier import decayed_parameters
 
 FORMAT = "stgan-classifier"
 VERSION = 1
@@ -46,6 +54,43 @@ PREPROCESS = {  # how images must be prepared before the network (reference §5)
     "resize": "bicubic",
     "range": "x / 127.5 - 1 (uint8 RGB to [-1, 1])",
 }
+
+
+@dataclass(frozen=True)
+class JudgeRecipe:
+    """How the judge is trained, beyond the optimiser's learning rate, batch and epochs.
+
+    ``weight_decay`` is the value of PyTorch Adam's ``weight_decay`` on the conv and linear
+    weights (not on biases or BatchNorm parameters). The official code adds
+    ``slim.l2_regularizer(1e-4)`` terms to the loss, i.e. 1e-4 · tf.nn.l2_loss(w) =
+    1e-4 · Σw²/2 per weight tensor; its gradient is 1e-4 · w, and PyTorch's Adam with
+    ``weight_decay=λ`` adds exactly λ · w to the gradient before the moment estimates (an
+    L2 term in the loss, not AdamW's decoupled decay), so λ = 1e-4. (Had the term been
+    λ · Σw², without the ½, the value would be 2λ.)
+    """
+
+    name: str  # "official" or "legacy"
+    weight_decay: float  # Adam weight_decay on conv/linear weights
+    lr_decay: bool  # lr × (1 − max(epoch − 8, 0)/epochs)^0.75 (official); else constant
+    splits: tuple[str, ...]  # data splits trained on
+
+
+OFFICIAL = JudgeRecipe("official", 1e-4, True, ("train", "val"))
+LEGACY = JudgeRecipe("legacy", 0.0, False, ("train",))  # stgan before issue 8
+RECIPES = {r.name: r for r in (OFFICIAL, LEGACY)}
+LR_DECAY_START = 8  # official train.py: epochs 0-8 at the full rate
+LR_DECAY_POWER = 0.75
+
+
+def lr_factor(epoch: int, epochs: int) -> float:
+    """The official learning-rate factor of 0-based ``epoch`` out of ``epochs``.
+
+    att_classification/train.py: ``lr * (1 - max(it // batch_epoch - 8, 0) / epoch_) ** 0.75``
+    with ``epoch_ = 25``, the number of epochs; here ``epochs`` takes its place, so the
+    official 25 epochs give the official factors (1 up to epoch 8, 0.465 in epoch 24) and
+    any other length never reaches a negative base.
+    """
+    return (1.0 - max(epoch - LR_DECAY_START, 0) / epochs) ** LR_DECAY_POWER
 
 
 class Judge:
@@ -115,7 +160,7 @@ class Judge:
             model.load_state_dict(data["state_dict"])
         except RuntimeError as e:
             raise UserError(f"classifier {p} does not match its own header ({e})") from None
-        info = {k: data[k] for k in ("metrics", "data", "epochs", "steps") if k in data}
+        info = {k: data[k] for k in ("metrics", "data", "epochs", "steps", "training") if k in data}
         info["path"] = str(p)
         return cls(model, names, int(data["img_size"]), str(data["crop"]), device, info)
 
@@ -205,14 +250,16 @@ def train_classifier(
     num_workers: int = 0,
     max_minutes: float | None = None,
     on_step: Callable[..., Any] | None = None,
+    recipe: JudgeRecipe = OFFICIAL,
 ) -> dict[str, float]:
     """Train ``model`` on ``(image, 0/1 labels)`` items with BCE on logits (reference §6).
 
     Adam(lr, β 0.9/0.999), mean BCE over batch × attributes, shuffled each epoch by a
-    generator seeded with ``seed``. Stops after ``epochs`` or, cleanly between two batches,
-    after ``max_minutes``. ``on_step(done, total, loss=...)`` is called after every batch
-    with the batches done, those planned and the epoch's mean loss so far (e.g. a
-    :class:`stgan.progress.Bar`).
+    generator seeded with ``seed``; ``recipe`` adds the weight decay on the conv and linear
+    weights and the per-epoch learning-rate factor :func:`lr_factor` (:data:`OFFICIAL`).
+    Stops after ``epochs`` or, cleanly between two batches, after ``max_minutes``.
+    ``on_step(done, total, loss=...)`` is called after every batch with the batches done,
+    those planned and the epoch's mean loss so far (e.g. a :class:`stgan.progress.Bar`).
 
     Returns:
         ``{"epochs": completed epochs (fractional), "steps": batches, "loss": last mean
@@ -220,7 +267,10 @@ def train_classifier(
     """
     device = torch.device(device)
     model.to(device).train()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    weights, others = decayed_parameters(model)
+    opt = torch.optim.Adam(
+        [{"params": weights, "weight_decay": recipe.weight_decay}, {"params": others}], lr=lr
+    )
     loader = UserErrorLoader(  # a bad image in a worker: one line, not its traceback
         train_set,
         batch_size=batch_size,
@@ -234,7 +284,9 @@ def train_classifier(
     total = epochs * per_epoch
     t0, steps, loss_sum, n_loss, last_loss = time.monotonic(), 0, 0.0, 0, float("nan")
     stop = False
-    for _epoch in range(epochs):
+    for epoch in range(epochs):
+        for group in opt.param_groups:
+            group["lr"] = lr * (lr_factor(epoch, epochs) if recipe.lr_decay else 1.0)
         loss_sum, n_loss = 0.0, 0
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -303,8 +355,10 @@ def fit_judge(
     progress: bool = False,
     on_step: Callable[..., Any] | None = None,
     on_batch: Callable[[int, int], Any] | None = None,
+    recipe: JudgeRecipe = OFFICIAL,
 ) -> tuple[Judge, dict[str, Any]]:
-    """Train the reference classifier on ``train_set``; measure it on ``test_set``.
+    """Train the reference classifier on ``train_set`` (e.g. :func:`open_training_set`) with
+    ``recipe``; measure it on ``test_set``.
 
     Returns the judge (eval mode) and :func:`accuracy_report` with a ``train`` section
     (:func:`train_classifier`'s statistics).
@@ -331,12 +385,77 @@ def fit_judge(
             num_workers=num_workers,
             max_minutes=max_minutes,
             on_step=on_step,
+            recipe=recipe,
         )
         judge = Judge(model, names, img_size, crop, device)
         pred, labels = predict_dataset(judge, test_set, on_batch=on_batch)
     report = accuracy_report(pred, labels, names, train_set.labels)
-    report["train"] = stats
+    report["train"] = {**stats, "recipe": recipe_info(recipe, len(train_set))}
     return judge, report
+
+
+def recipe_info(recipe: JudgeRecipe, n_train: int) -> dict[str, Any]:
+    """What a judge file and its ``metrics.json`` record about its training."""
+    return {
+        **asdict(recipe),
+        "splits": list(recipe.splits),
+        "lr_schedule": (
+            f"lr * (1 - max(epoch - {LR_DECAY_START}, 0) / epochs) ** {LR_DECAY_POWER}"
+            if recipe.lr_decay
+            else "constant"
+        ),
+        "n_train_images": int(n_train),
+    }
+
+
+class TrainingSet(ConcatDataset):
+    """Several splits as one training set, with the ``attr_names`` and ``labels`` (N, n)
+    that :func:`fit_judge` uses (the majority baseline comes from these labels)."""
+
+    def __init__(self, parts: Sequence[Dataset]):
+        super().__init__(parts)
+        self.attr_names = tuple(parts[0].attr_names)
+        self.labels = np.concatenate([np.asarray(p.labels) for p in parts])
+
+
+def open_training_set(data_cfg, img_size: int, recipe: JudgeRecipe, progress: bool = False):
+    """The splits of ``recipe`` (train, or train + val) of the data ``data_cfg`` describes.
+
+    A folder too small to have a validation split (``split 'val' ... is empty``) trains on
+    its train split alone.
+    """
+    from stgan.data import open_dataset
+
+    parts = [open_dataset(data_cfg, img_size, recipe.splits[0], progress=progress)]
+    for split in recipe.splits[1:]:
+        try:
+            parts.append(open_dataset(data_cfg, img_size, split, progress=progress))
+        except UserError as e:
+            if f"split {split!r}" not in str(e) or "is empty" not in str(e):
+                raise
+    return parts[0] if len(parts) == 1 else TrainingSet(parts)
+
+
+def default_attrs(dataset: str) -> tuple[str, ...]:
+    """The attributes a judge learns by default: all 40 of CelebA, as the official classifier
+    (att_dim 40), when the data's label file has them; else the model's 13 (synthetic faces
+    and `stgan data synth` folders carry only those)."""
+    if dataset == "synthetic":
+        return DEFAULT_ATTRS
+    from stgan.data import read_table
+
+    names = set(read_table(dataset).names)
+    return CELEBA_ATTRS if set(CELEBA_ATTRS) <= names else DEFAULT_ATTRS
+
+
+def resolve_attrs(items: Sequence[str], dataset: str) -> tuple[str, ...]:
+    """``--attrs``: ``13`` (the model's), ``40`` (all CelebA attributes), names, or nothing
+    (:func:`default_attrs`)."""
+    if not items:
+        return default_attrs(dataset)
+    if len(items) == 1 and items[0] in ("13", "40"):
+        return DEFAULT_ATTRS if items[0] == "13" else CELEBA_ATTRS
+    return tuple(items)
 
 
 def accuracy_report(
@@ -355,13 +474,21 @@ def accuracy_report(
     acc = (pred == labels).mean(axis=0, dtype=np.float64)  # (n,)
     majority = np.asarray(train_labels, dtype=np.float64).mean(axis=0) > 0.5  # (n,)
     base = (labels == majority[None]).mean(axis=0, dtype=np.float64)
-    return {
+    report = {
         "n_images": int(len(labels)),
         "accuracy": {n: float(a) for n, a in zip(names, acc, strict=True)},
         "accuracy_mean": float(acc.mean()),
         "majority_baseline": {n: float(b) for n, b in zip(names, base, strict=True)},
         "majority_baseline_mean": float(base.mean()),
     }
+    if set(DEFAULT_ATTRS) < set(names):  # e.g. 40 outputs: also the paper's 13 (its 94.5 %)
+        cols = [list(names).index(n) for n in DEFAULT_ATTRS]
+        report["model_attrs"] = {
+            "names": list(DEFAULT_ATTRS),
+            "accuracy_mean": float(acc[cols].mean()),
+            "majority_baseline_mean": float(base[cols].mean()),
+        }
+    return report
 
 
 def weak_attributes(metrics: Mapping[str, Any] | None) -> list[str]:
@@ -409,6 +536,13 @@ def format_accuracy_table(report: dict[str, Any]) -> str:
         f"| **mean** | **{100 * report['accuracy_mean']:.1f}%** | "
         f"{100 * report['majority_baseline_mean']:.1f}% |"
     )
+    sub = report.get("model_attrs")
+    if sub:
+        lines.append(
+            f"| **mean of the model's {len(sub['names'])}** | "
+            f"**{100 * sub['accuracy_mean']:.1f}%** | "
+            f"{100 * sub['majority_baseline_mean']:.1f}% |"
+        )
     return "\n".join(lines)
 
 

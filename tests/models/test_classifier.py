@@ -51,3 +51,29 @@ def test_widths_are_parameters():
     c = Classifier(3, img_size=16, widths=(4, 8), fc_dim=5)
     assert c.head[0].in_features == 8 * 4 * 4 and c.head[2].in_features == 5
     assert c(torch.zeros(1, 3, 16, 16)).shape == (1, 3)
+
+
+def test_batchnorm_is_the_official_decay_0_9_and_eps_1e_5():
+    # TF slim: moving = 0.9 * moving + 0.1 * batch; PyTorch: (1 - momentum) * running +
+    # momentum * batch, so momentum 0.1 (and the variance is the unbiased one in both)
+    torch.manual_seed(0)
+    c = Classifier(3, img_size=32, widths=(2, 2, 2, 2, 2), fc_dim=4).train()
+    bns = [m for m in c.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert {(m.momentum, m.eps) for m in bns} == {(0.1, 1e-5)}
+    x = torch.randn(4, 3, 32, 32) * 3 + 1
+    c(x)
+    first = c.features[1]  # the BN after the first conv
+    y = c.features[0](x)  # (4, 2, 32, 32)
+    torch.testing.assert_close(first.running_mean, 0.1 * y.mean(dim=(0, 2, 3)))
+    var = y.var(dim=(0, 2, 3), unbiased=True)
+    torch.testing.assert_close(first.running_var, 0.9 * torch.ones(2) + 0.1 * var)
+
+
+def test_decayed_parameters_are_the_conv_and_linear_weights():
+    from stgan.models.classifier import decayed_parameters
+
+    c = Classifier(5, img_size=32, widths=(2, 2, 2, 2, 2), fc_dim=4)
+    weights, others = decayed_parameters(c)
+    assert len(weights) == 10 + 2 and len(others) == 10 * 2 + 2  # BN γ/β, two FC biases
+    assert all(w.ndim in (2, 4) for w in weights) and all(p.ndim == 1 for p in others)
+    assert sum(p.numel() for p in weights + others) == count_parameters(c)
