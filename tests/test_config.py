@@ -102,3 +102,17 @@ def test_image_sizes_of_the_paper_build_and_run(size):
 def test_sizes_that_do_not_divide_are_refused():
     with pytest.raises(UserError, match="multiple of 2\\*\\*model.enc_layers"):
         C.load(overrides=["model.img_size=100"])
+
+
+def test_data_split_resize_and_crop_choices():
+    assert C.load().data.split == "auto" and C.load("celeba128").data.resize == "tf-bicubic"
+    assert C.load("tiny").data.resize == "pil"  # the fast recipe keeps Pillow's resize
+    assert C.load("tiny", recipe="paper").data.resize == "tf-bicubic"
+    assert C.load(overrides=["data.resize=pil"]).data.resize == "pil"  # --set wins
+    cfg = C.load(overrides=["data.split=stgan", "data.crop=celeba-170"])
+    assert (cfg.data.split, cfg.data.crop) == ("stgan", "celeba-170")
+    assert 'split = "stgan"' in C.to_toml(cfg) and C.from_dict(cfg.to_dict()) == cfg
+    for bad in ("data.split=official", "data.resize=bicubic", "data.crop=celeba-148"):
+        with pytest.raises(UserError, match=f"config field {bad.split('=')[0]} must be one of"):
+            C.load(overrides=[bad])
+    assert C.load(preset="attgan-official").model.label == "diff"

@@ -74,3 +74,13 @@ def test_stu_states_give_different_outputs():
     assert not torch.allclose(outs["stu"], outs["gru"])
     assert not torch.allclose(outs["stu"], outs["direct"])
     assert not torch.allclose(outs["gru"], outs["direct"])
+
+
+def test_attgan_official_is_attgan_with_the_difference_vector():
+    """The official repository's AttGAN command keeps train.py's label = diff; `attgan` (the
+    AttGAN paper) takes the target vector. Same architecture, same parameters."""
+    official, paper = _model_cfg("attgan-official"), _model_cfg("attgan")
+    assert official.label == "diff" and paper.label == "target"
+    assert replace(official, label="target") == paper
+    g_off, g_pap = (build_generator(m, N_ATTRS) for m in (official, paper))
+    assert count_parameters(g_off) == count_parameters(g_pap)
