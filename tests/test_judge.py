@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -292,6 +293,7 @@ def test_training_set_is_train_plus_val_unless_legacy():
 
     val = open_dataset(data, 32, "val", progress=False)
     assert len(train) == 20 and len(both) == 20 + len(val) and len(val) > 0
+    assert both.splits == ("train", "val") and train.splits == ("train",)
     np.testing.assert_array_equal(both.labels, np.concatenate([train.labels, val.labels]))
     x, y = both[20]  # the first validation face
     torch.testing.assert_close(x, val[0][0])
@@ -333,3 +335,23 @@ def test_report_adds_the_mean_over_the_model_attributes():
     assert "| **mean of the model's 13** | **0.0%** |" in format_accuracy_table(rep)
     assert "model_attrs" not in accuracy_report(labels[:, :13], labels[:, :13],
                                                 DEFAULT_ATTRS, labels[:, :13])  # fmt: skip
+
+
+def test_a_folder_without_validation_images_trains_on_train(tmp_path):
+    from stgan.data.synthetic import write_celeba_layout
+    from stgan.judge import OFFICIAL, open_training_set
+
+    folder = tmp_path / "faces"
+    write_celeba_layout(folder, 12, 32, seed=1, progress=False)
+    files = sorted(p.name for p in (folder / "img_align_celeba").iterdir())
+    rows = [f"{f} {2 if k % 3 == 0 else 0}" for k, f in enumerate(files)]  # no val (code 1)
+    (folder / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
+    data = DataConfig(dataset=str(folder), crop="none", attrs=NAMES)
+    got = open_training_set(data, 32, OFFICIAL)
+    assert got.splits == ("train",) and len(got) == 8
+    rows[1] = f"{files[1]} 1"  # one validation image
+    (folder / "list_eval_partition.txt").write_text("\n".join(rows) + "\n")
+    got = open_training_set(data, 32, OFFICIAL)
+    assert got.splits == ("train", "val") and len(got) == 8
+    with pytest.raises(UserError, match="Nope"):  # other errors are not swallowed
+        open_training_set(replace(data, attrs=("Nope",)), 32, OFFICIAL)
