@@ -65,3 +65,46 @@ def test_permute_targets_are_rows_of_the_batch():
 def test_unknown_names_list_valid_ones():
     with pytest.raises(UserError, match="unknown attribute Blonde_Hair.*valid names: Bald"):
         A.check_names(["Blonde_Hair"], N)
+
+
+NAMES = ("Bald", "Bangs", "Black_Hair", "Blond_Hair", "Male")
+
+
+def test_conflict_matrix_marks_what_turning_on_clears():
+    m = A.conflict_matrix(NAMES)
+    assert m[0].tolist() == [False, True, False, False, False]  # Bald clears Bangs
+    assert m[2].tolist() == [False, False, False, True, False]  # Black clears Blond
+    assert not m[4].any()  # Male clears nothing
+
+
+def test_flip_one_flips_exactly_one_attribute_and_applies_conflicts():
+    a = torch.tensor([[0.0, 1.0, 0.0, 1.0, 1.0]] * 400)
+    torch.manual_seed(0)
+    out = A.flip_one(a, A.conflict_matrix(NAMES))
+    for row in out.tolist():
+        if row[0] == 1.0:  # Bald turned on: Bangs cleared as well
+            assert row == [1.0, 0.0, 0.0, 1.0, 1.0]
+        elif row[2] == 1.0:  # Black_Hair turned on: Blond_Hair cleared
+            assert row == [0.0, 1.0, 1.0, 0.0, 1.0]
+        else:  # a turned-off attribute changes nothing else
+            assert sum(x != y for x, y in zip(row, a[0].tolist(), strict=True)) == 1
+    # every attribute is drawn (uniformly: 400 rows, 5 attributes → ~80 each)
+    first_change = (out != a).float().argmax(1)  # the drawn attribute (conflicts come later)
+    counts = torch.bincount(first_change, minlength=5)
+    assert counts.min() > 40, counts
+
+
+def test_training_targets_mix_permutations_and_flips():
+    torch.manual_seed(0)
+    a = (torch.rand(512, len(NAMES)) < 0.5).float()
+    conflict = A.conflict_matrix(NAMES)
+    torch.manual_seed(1)
+    paper = A.permute_targets(a)
+    torch.manual_seed(1)
+    assert torch.equal(A.training_targets(a, 0.0, conflict), paper)  # the same draws
+    torch.manual_seed(2)
+    t = A.training_targets(a, 0.5, conflict)
+    one_flip = ((t != a).sum(1) >= 1) & ((t != a).sum(1) <= 2)  # a flip (+ one conflict)
+    assert 0.4 < one_flip.float().mean() < 0.8  # half flips, plus permutations that land close
+    with pytest.raises(ValueError):
+        A.training_targets(a, 0.5)

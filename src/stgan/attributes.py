@@ -182,6 +182,47 @@ class Coding:
         return generator_code(source01, target_enc, self.label, self.thres_int)
 
 
+def conflict_matrix(names: Sequence[str]) -> torch.Tensor:
+    """Boolean (n, n): row i marks the attributes cleared when attribute i is turned on."""
+    m = torch.zeros(len(names), len(names), dtype=torch.bool)
+    for i, name in enumerate(names):
+        m[i, conflicts(name, names)] = True
+    return m
+
+
+def flip_one(labels01: torch.Tensor, conflict: torch.Tensor) -> torch.Tensor:
+    """Each row with one attribute, drawn uniformly, flipped; a row whose attribute turns on
+    gets that attribute's conflicts cleared (``conflict``: :func:`conflict_matrix`).
+
+    Vectorised, no host synchronisation; draws from the global torch RNG on the labels'
+    device (one ``randint``)."""
+    B, n = labels01.shape
+    idx = torch.randint(n, (B,), device=labels01.device)
+    pick = torch.nn.functional.one_hot(idx, n).bool()
+    out = torch.where(pick, 1.0 - labels01, labels01)
+    turned_on = (out * pick).sum(1, keepdim=True) > 0.5  # (B, 1)
+    clear = conflict.to(labels01.device)[idx] & turned_on
+    return out.masked_fill(clear, 0.0)
+
+
+def training_targets(
+    labels01: torch.Tensor, flip_share: float = 0.0, conflict: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Training targets: the batch's label rows permuted (reference §4), and with
+    ``flip_share`` > 0 (not the paper: ``train.flip_share``) that share of the rows, drawn
+    at random, replaced by :func:`flip_one` of the row's own labels — every attribute, rare
+    ones (Bald, Mustache) included, is then asked for as often as any other. ``flip_share``
+    0 draws exactly what :func:`permute_targets` draws."""
+    targets = permute_targets(labels01)
+    if flip_share <= 0:
+        return targets
+    if conflict is None:
+        raise ValueError("flip_share > 0 needs the conflict matrix of the attribute names")
+    flipped = flip_one(labels01, conflict)
+    rows = torch.rand(labels01.shape[0], 1, device=labels01.device) < flip_share
+    return torch.where(rows, flipped, targets)
+
+
 def permute_targets(labels01: torch.Tensor) -> torch.Tensor:
     """Training targets: a random permutation of the batch's own label rows (reference §4).
 

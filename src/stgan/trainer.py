@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from stgan import checkpoint, ema, losses
-from stgan.attributes import Coding, permute_targets
+from stgan.attributes import Coding, conflict_matrix, training_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
@@ -55,6 +55,7 @@ class Trainer:
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
         self.attr_names = tuple(attr_names)
         self.coding = Coding.from_config(cfg)
+        self.conflict = conflict_matrix(self.attr_names).to(device)
         t = cfg.train
         self.opt_G = torch.optim.Adam(G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
         self.opt_D = torch.optim.Adam(
@@ -70,11 +71,16 @@ class Trainer:
         """Generator input for source labels ``a`` and target labels ``b`` (both 0/1)."""
         return self.coding.code(a, self.coding.encode(b))
 
+    def targets(self, a: Tensor) -> Tensor:
+        """Target labels for a batch's source labels ``a``: a permutation of its rows (the
+        paper), a ``flip_share`` of them single-attribute flips (:func:`training_targets`)."""
+        return training_targets(a, self.cfg.train.flip_share, self.conflict)
+
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
         term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
         t, B = self.cfg.train, x_real.shape[0]
-        b = permute_targets(a)
+        b = self.targets(a)
         with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
             x_fake = self.G(x_real, self.code(a, b))
         # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so this
@@ -105,7 +111,7 @@ class Trainer:
     def g_step(self, x_real: Tensor, a: Tensor) -> dict[str, Tensor]:
         """One generator update on a fresh batch."""
         t = self.cfg.train
-        b = permute_targets(a)
+        b = self.targets(a)
         feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice, as official
         raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
         x_fake = self.G.blend(x_real, raw_fake, m_fake)
