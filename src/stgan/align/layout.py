@@ -10,9 +10,9 @@ its eyes where the training images had them on average. Each number's source:
   centred on 0 (:func:`stgan.data.synth.nuisance.sample_nuisance`); the
   :class:`stgan.data.synth.canvas.Canvas` of the mean pose maps the mean eyes to pixels.
   ``tests/test_align.py`` measures the eye regions of rendered faces and checks the result.
-- **Aligned CelebA** (``data.crop`` ``celeba`` or ``center``): :data:`CELEBA_EYES`, the mean
-  eye centres in the 178×218 aligned images, mapped through the crop box of
-  :func:`stgan.data.transforms.crop_box`.
+- **Aligned CelebA** (``data.crop`` ``celeba``, ``celeba-170`` or ``center``):
+  :data:`CELEBA_EYES`, the mean eye centres in the 178×218 aligned images, mapped through the
+  crop box that :func:`stgan.data.transforms.crop_box` gives for the model's size.
 - **Square, already cropped real faces** (``data.crop = "none"``: CelebA-HQ style):
   :data:`CELEBA_HQ_EYES`, the mean eye centres as fractions of the side.
 
@@ -27,9 +27,10 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stgan.config import Config, DataConfig
-from stgan.data.transforms import CELEBA_SIZE, crop_box
+if TYPE_CHECKING:
+    from stgan.config import Config, DataConfig
 
 #: Mean eye centres ``((x, y) left, (x, y) right)`` in the aligned 178×218 CelebA images, in
 #: pixels (pixel centres at integers), measured on 10,000 aligned CelebA images.
@@ -47,18 +48,20 @@ _SYNTH_EYE = (0.094, -0.04)  # (half the eye distance, eye-line height) in the f
 def eye_layout(cfg: Config) -> tuple[tuple[float, float], tuple[float, float]]:
     """The mean eye centres ``((x, y) left, (x, y) right)`` in the model's input, a
     ``cfg.model.img_size`` square, in pixels (pixel centres at integers)."""
-    (lx, ly), (rx, ry) = _fractions(cfg.data)
     s = cfg.model.img_size
+    (lx, ly), (rx, ry) = _fractions(cfg.data, s)
     return (s * lx - 0.5, s * ly - 0.5), (s * rx - 0.5, s * ry - 0.5)
 
 
-def _fractions(data: DataConfig) -> tuple[tuple[float, float], tuple[float, float]]:
+def _fractions(data: DataConfig, size: int) -> tuple[tuple[float, float], tuple[float, float]]:
     """The eye centres as fractions of the image side (0 and 1 are the edges)."""
     if data.dataset == "synthetic" or _written_by_synth(data.dataset):
         return synthetic_eyes()
     if data.crop == "none":
         return CELEBA_HQ_EYES
-    left, top, right, bottom = crop_box(data.crop, *CELEBA_SIZE)
+    from stgan.data.transforms import CELEBA_SIZE, crop_box
+
+    left, top, right, bottom = crop_box(data.crop, *CELEBA_SIZE, size=size)
     return tuple(
         ((x + 0.5 - left) / (right - left), (y + 0.5 - top) / (bottom - top))
         for x, y in CELEBA_EYES
