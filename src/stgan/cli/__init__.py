@@ -36,7 +36,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from stgan.cli import ablate, bench, data, edit, evaluation, export, plot, serve, train
+    from stgan.cli import (
+        ablate,
+        bench,
+        data,
+        edit,
+        evaluation,
+        export,
+        importer,
+        plot,
+        serve,
+        train,
+    )
 
     p = _Parser(
         prog="stgan",
@@ -44,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"stgan {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train, edit, data, bench, plot, evaluation, ablate, export, serve):
+    for module in (train, edit, data, bench, plot, evaluation, ablate, export, serve, importer):
         module.register(sub)
     return p
 
