@@ -486,3 +486,49 @@ def test_fixture_is_small_and_reproducible(tmp_path, monkeypatch):
     for f in FIXTURE.rglob("*"):
         if f.is_file():
             assert (tmp_path / f.relative_to(FIXTURE)).read_bytes() == f.read_bytes(), f
+
+
+OFFICIAL_DEFAULTS = {  # the official train.py defaults (the released 128 px model)
+    "atts": list(config.DEFAULT_ATTRS),
+    **{k: v for k, v in MAKE.SETTINGS.items() if k not in ("atts",)},
+    "img_size": 128,
+    "shortcut_layers": 4,
+    "inject_layers": 4,
+    "enc_dim": 64,
+    "dec_dim": 64,
+    "dis_dim": 64,
+    "dis_fc_dim": 1024,
+    "enc_layers": 5,
+    "dec_layers": 5,
+    "dis_layers": 5,
+    "stu_dim": 64,
+    "stu_layers": 4,
+    "stu_inject_layers": 4,
+}
+# the README's 384 px command: --img_size 384 --enc_dim 48 --dec_dim 48 --dis_dim 48
+# --dis_fc_dim 512 (stu_dim stays 64: STU widths differ from the encoder's)
+HD = {**OFFICIAL_DEFAULTS, "img_size": 384, "enc_dim": 48, "dec_dim": 48, "dis_dim": 48,
+      "dis_fc_dim": 512}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("settings", [OFFICIAL_DEFAULTS, HD], ids=["128", "384"])
+def test_full_size_official_models_map_by_name_and_shape(tmp_path, settings):
+    path = tmp_path / "setting.txt"
+    path.write_text(json.dumps(settings))
+    cfg = config.apply(config.load("celeba128", recipe="paper"), official.settings_overrides(path))
+    config.validate(cfg)
+    n = len(cfg.data.attrs)
+    G, D = build_generator(cfg.model, n), build_discriminator(cfg.model, n)
+    states = {"G": G.state_dict(), "D": D.state_dict()}
+    params = official.generator_params(G) + official.discriminator_params(D)
+    mapped = {
+        p.tf_name: official.tf_shape(p, states[p.key[0]][p.key.split(".", 1)[1]].shape)
+        for p in params
+    }
+    assert mapped == MAKE.official_variables(settings)
+    if settings is OFFICIAL_DEFAULTS:  # the paper's counts (tests/models), from the TF side
+        trainable = {k: s for k, s in mapped.items() if "moving_" not in k}
+        g = sum(int(np.prod(s)) for k, s in trainable.items() if k.startswith("G"))
+        d = sum(int(np.prod(s)) for k, s in trainable.items() if k.startswith("D/"))
+        assert (g, d) == (74_998_771, 44_718_990)
