@@ -112,9 +112,12 @@ def slide_targets(
     t = 1 on an attribute that is off gives +1.5 (the test strength), t = −1 on one that
     is on gives −1.5, and t = ±thres_int (±0.5) is the source itself.
 
-    (test.py encodes its slide targets twice — ``(b·2 − 1)·thres_int`` again on the already
+    Verified against test.py: ``t_i`` as :func:`slide_values`, the target column set to
+    ``t`` and no ``check_attribute_conflict`` call in the slide branch. (test.py encodes its
+    slide targets twice — ``(b·2 − 1)·thres_int`` again on the already
     encoded row —, which also gives every *other* attribute ``att_diff = −0.5`` and shifts
-    ``t`` by −0.5; we follow the mode's stated meaning, the other attributes unchanged.)
+    ``t`` by −0.5; we follow the mode's stated meaning, the other attributes unchanged, so
+    that ``t = ±thres_int`` at the source's value reconstructs the input; docs/photos.md.)
     """
     base = coding.encode(source01)
     out = []
@@ -142,6 +145,11 @@ def flip_targets(
     and its ``att_diff`` ±1 — not the ±1.5 of the single-attribute grid, whose strength is
     ``coding.test_int`` (unused here, as in test.py). Attributes cleared by a conflict rule
     keep ``±thres_int``.
+
+    Verified against test.py (its multi branch flips ``b[:, i] = 1 − b[:, i]`` and calls
+    ``check_attribute_conflict`` per listed attribute, then ``(b·2 − 1)·thres_int`` times
+    each ``test_ints`` entry; its ``test_int`` multiplies only the single mode's column) and
+    reference §4 ("target ±0.5·t_int, i.e. att_diff ±1 by default").
     """
     t_ints = [1.0] * len(indices) if t_ints is None else list(t_ints)
     if len(t_ints) != len(indices):
@@ -153,4 +161,3 @@ def flip_targets(
     for i, t in zip(indices, t_ints, strict=True):
         enc[:, i] = enc[:, i] * float(t)
     return target01, enc
-
