@@ -168,12 +168,12 @@ def test_check_failure_writes_nothing(tmp_path, monkeypatch):
 
 # --------------------------------------------------------------------------------------------
 # checkpoints: the output weights and the metadata
-def _save_run(run: Path, cfg_name: str = "tiny-mask", n_attrs: int | None = None, step=7):
+def _save_run(run: Path, cfg="tiny-mask", n_attrs: int | None = None, step=7):
     """A run folder with one checkpoint whose G, G_ema and bn_eval all differ; returns the
     generator its outputs use (G_ema's weights with the bn_eval statistics)."""
     from stgan.attributes import DEFAULT_ATTRS
 
-    cfg = _cfg(cfg_name)
+    cfg = _cfg(cfg) if isinstance(cfg, str) else cfg
     names = DEFAULT_ATTRS[:n_attrs] if n_attrs else DEFAULT_ATTRS
     G, G_ema, bn = (_generator(cfg, len(names), seed) for seed in (1, 2, 3))
     payload = checkpoint.make_payload(step, cfg.to_dict(), names, G)
@@ -203,12 +203,28 @@ def test_metadata_round_trip(tmp_path):
         Coding.from_config(cfg)
     )
     assert meta["crop"] == cfg.data.image_crop == "none"  # synthetic faces
+    assert json.loads(meta["crop_box"]) == [0, 0, 1, 1] and meta["resize"] == "pil"
     assert meta["outputs"] == "edited,mask" and meta["step"] == "12"
     import stgan
 
     assert meta["stgan_version"] == stgan.__version__
     session = ort.InferenceSession(str(r.path), providers=["CPUExecutionProvider"])
     assert session.get_modelmeta().custom_metadata_map == meta  # what runtimes see
+
+
+@pytest.mark.parametrize(
+    "size, box",  # the paper's 170x170 box at left 3, top 26; the official 148 box at 64 px
+    [(128, [3 / 178, 26 / 218, 173 / 178, 196 / 218]),
+     (64, [15 / 178, 40 / 218, 163 / 178, 188 / 218])],
+)  # fmt: skip
+def test_metadata_of_a_celeba_run(tmp_path, size, box):
+    cfg = load("tiny", None, [f"model.img_size={size}", "data.dataset=celeba", "data.crop=celeba",
+                              "data.resize=tf-bicubic"])  # fmt: skip
+    _save_run(tmp_path / "run", cfg, n_attrs=4)
+    meta = read_metadata(export_checkpoint(tmp_path / "run", tmp_path / "g.onnx").path)
+    assert meta["crop"] == "celeba" and meta["resize"] == "tf-bicubic"
+    np.testing.assert_allclose(json.loads(meta["crop_box"]), box, atol=1e-6)
+    assert meta["img_size"] == str(size)
 
 
 def test_metadata_records_the_target_code(tmp_path):
@@ -225,15 +241,21 @@ def _doc_script() -> str:
     return script
 
 
-@pytest.mark.parametrize("cfg_name", ["tiny", "tiny-attgan"])
-def test_documented_numpy_recipe(tmp_path, monkeypatch, cfg_name):
+@pytest.mark.parametrize(
+    "cfg_name, photo",  # synthetic faces (crop none) and a CelebA-aligned photo (crop celeba)
+    [("tiny", (32, 32)), ("tiny-attgan", (32, 32)), ("tiny-celeba", (218, 178))],
+)
+def test_documented_numpy_recipe(tmp_path, monkeypatch, cfg_name, photo):
+    from stgan.data.transforms import load_image
     from stgan.imageio import to_float, to_uint8, write_png
     from stgan.inference import Editor
 
-    cfg, names, G_out, _ = _save_run(tmp_path / "run", cfg_name)
+    cfg = load("tiny", None, ["data.dataset=celeba"]) if cfg_name == "tiny-celeba" else cfg_name
+    cfg, names, G_out, _ = _save_run(tmp_path / "run", cfg)
     export_checkpoint(tmp_path / "run", tmp_path / "stgan.onnx")
-    face = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    write_png(tmp_path / "face.png", face)
+    rng = np.random.default_rng(0)
+    write_png(tmp_path / "face.png", rng.integers(0, 256, (*photo, 3), dtype=np.uint8))
+    face = load_image(tmp_path / "face.png", cfg.data.image_crop, 32)  # as stgan edit reads it
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
     exec(compile(_doc_script(), str(DOC), "exec"), ns)

@@ -52,7 +52,12 @@ META_KEYS = {
     "label": "diff: att_diff = target − source (STGAN); target: the encoded target (AttGAN)",
     "thres_int": "± value of a kept attribute's 0/1 label (0.5)",
     "test_int": "± value of an attribute set at test time (1.0: att_diff ±1.5)",
-    "crop": "crop the training images had (celeba | none | center): crop photos alike",
+    "crop": "crop the training images had (celeba | celeba-170 | none | center)",
+    "crop_box": "JSON [left, top, right, bottom] of that crop as fractions of the photo's "
+    "width and height (celeba crops: of a CelebA-aligned photo; none: [0, 0, 1, 1]; "
+    "center: empty, the largest centred square)",
+    "resize": "how the training images were resized to S: pil (Pillow bicubic, antialiased) "
+    "| tf-bicubic (TensorFlow 1's bicubic, as the official code)",
     "outputs": "comma-separated output names: edited, or edited,mask",
     "stgan_version": "version of stgan that wrote the file",
     "step": "training step of the checkpoint (export_checkpoint only)",
@@ -108,7 +113,12 @@ def output_names(G: nn.Module) -> tuple[str, ...]:
 
 
 def model_metadata(
-    attr_names, img_size: int, coding: Coding, crop: str, outputs=("edited",)
+    attr_names,
+    img_size: int,
+    coding: Coding,
+    crop: str,
+    resize: str = "pil",
+    outputs=("edited",),
 ) -> dict[str, str]:
     """The metadata of :data:`META_KEYS` (but ``step``) as strings."""
     return {
@@ -118,9 +128,22 @@ def model_metadata(
         "thres_int": repr(float(coding.thres_int)),
         "test_int": repr(float(coding.test_int)),
         "crop": crop,
+        "crop_box": _crop_fractions(crop, img_size),
+        "resize": resize,
         "outputs": ",".join(outputs),
         "stgan_version": __version__,
     }
+
+
+def _crop_fractions(crop: str, img_size: int) -> str:
+    """The crop box as fractions of the photo (JSON), or "" when it depends on the photo."""
+    from stgan.data.transforms import CELEBA_SIZE, crop_box
+
+    if crop == "center":
+        return ""
+    w, h = CELEBA_SIZE if crop.startswith("celeba") else (1, 1)
+    left, top, right, bottom = crop_box(crop, w, h, img_size)
+    return json.dumps([left / w, top / h, right / w, bottom / h])
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
@@ -280,7 +303,12 @@ def export_checkpoint(
     G = build_generator(cfg.model, len(names))
     checkpoint.load_state(G, checkpoint.output_state(data), "generator", data["path"])
     meta = model_metadata(
-        names, cfg.model.img_size, Coding.from_config(cfg), cfg.data.image_crop, output_names(G)
+        names,
+        cfg.model.img_size,
+        Coding.from_config(cfg),
+        cfg.data.image_crop,
+        cfg.data.resize,
+        output_names(G),
     )
     meta["step"] = str(int(data["step"]))
     return export_onnx(
