@@ -38,7 +38,7 @@ def strip_run(m: dict) -> dict:
     return {k: v for k, v in m.items() if k != "run"}
 
 
-def test_eval_end_to_end(run, tmp_path):
+def test_eval_end_to_end(run, tmp_path, capsys):
     from stgan.attributes import Coding
     from stgan.data import open_dataset
     from stgan.editing import edit, flip_target, reconstruct
@@ -50,6 +50,7 @@ def test_eval_end_to_end(run, tmp_path):
             "--out", str(out), "--limit", "5", "--strength", "0.5", "--batch-size", "2",
             "--device", "cpu", "--quiet"]  # fmt: skip
     assert main(argv) == 0
+    printed = capsys.readouterr().out
     for f in ("metrics.json", "report.md", "accuracy.png", "preservation.png"):
         assert (out / f).stat().st_size > 100, f
     m = json.loads((out / "metrics.json").read_text())
@@ -78,8 +79,14 @@ def test_eval_end_to_end(run, tmp_path):
         coding = Coding("diff", 0.5, entry["strength"])
         tgt01, tgt = flip_target(src, names, i, coding)
         out_u8 = to_uint8(edit(editor.G, x, src, tgt, coding))
-        hit = judge.predict(out_u8)[:, i] == tgt01[:, i].numpy()
+        pred = judge.predict(out_u8)
+        hit = pred[:, i] == tgt01[:, i].numpy()
         assert entry["accuracy"]["Eyeglasses"] == pytest.approx(hit.mean())
+        # official: the other attributes on the edit against the true labels
+        wrong = np.delete(pred != test.labels[:5], i, axis=1)  # (5, 12)
+        official = entry["preservation_official"]
+        assert official["per_attr"]["Eyeglasses"] == pytest.approx(wrong.mean())
+        assert f"(official definition: {100 * official['mean']:.2f}%)" in printed
         if entry["strength"] == 1.0:
             truth = np.stack([test.counterfactual(k, tgt01[k].numpy()) for k in range(5)])
             gt = m["ground_truth"]

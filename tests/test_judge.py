@@ -355,3 +355,18 @@ def test_a_folder_without_validation_images_trains_on_train(tmp_path):
     assert got.splits == ("train", "val") and len(got) == 8
     with pytest.raises(UserError, match="Nope"):  # other errors are not swallowed
         open_training_set(replace(data, attrs=("Nope",)), 32, OFFICIAL)
+
+
+def test_a_report_restricted_to_the_attributes_judged():
+    from stgan.judge import restrict_report
+
+    m = metrics_of({"Bald": 0.97, "Bangs": 0.80, "Male": 0.95}, {"Bald": 0.96, "Bangs": 0.85,
+                                                                  "Male": 0.60})  # fmt: skip
+    sub = restrict_report(m, ["Male", "Bald"])
+    assert list(sub["accuracy"]) == ["Male", "Bald"] and weak_attributes(sub) == []
+    assert sub["accuracy_mean"] == pytest.approx(0.96)
+    assert sub["majority_baseline_mean"] == pytest.approx(0.78)
+    assert weak_attributes(restrict_report(m, ["Bangs"])) == ["Bangs"]
+    assert restrict_report(m, ["Young"]) is m and restrict_report(m, []) is m
+    assert m["accuracy_mean"] == pytest.approx((0.97 + 0.80 + 0.95) / 3)  # m is untouched
+    assert list(m["accuracy"]) == ["Bald", "Bangs", "Male"]

@@ -10,6 +10,7 @@ from stgan.metrics import (
     generation_accuracy,
     nan_mean,
     preservation_error,
+    preservation_error_official,
     preservation_mean,
     psnr,
     ssim,
@@ -141,6 +142,58 @@ def test_preservation_error_leaves_out_attributes_changed_by_conflicts():
     pred_edit[1, 1, 0] = True
     aware = preservation_error(src, pred_edit, target)
     np.testing.assert_allclose(aware, [[np.nan, 0.0], [0.5, np.nan]])
+
+
+def _hair_and_male_case():
+    """Black_Hair, Blond_Hair (one clears the other), Male; 3 images. The judge is wrong on
+    image 0's Male (says 0) on the source and on the edits that keep it; edit 2 also
+    turns image 1's hair black, an unwanted change."""
+    gt = np.array([[1, 0, 1], [0, 0, 0], [0, 1, 0]], dtype=bool)  # (B, n) true labels
+    pred_src = gt.copy()
+    pred_src[0, 2] = False
+    target = np.array([
+        [[0, 0, 1], [1, 0, 0], [1, 0, 0]],  # flip Black_Hair: image 2 loses Blond (conflict)
+        [[0, 1, 1], [0, 1, 0], [0, 0, 0]],  # flip Blond_Hair: image 0 loses Black (conflict)
+        [[1, 0, 0], [0, 0, 1], [0, 1, 1]],  # flip Male
+    ], dtype=bool)  # fmt: skip
+    pred_edit = target.copy()
+    pred_edit[0, 0, 2] = pred_edit[1, 0, 2] = False  # the judge's own mistake stays
+    pred_edit[2, 1, 0] = True  # the unwanted change
+    return gt, pred_src, pred_edit, target
+
+
+def test_official_preservation_differs_where_it_should():
+    gt, pred_src, pred_edit, target = _hair_and_male_case()
+    ours = preservation_error(pred_src, pred_edit, target)
+    official = preservation_error_official(gt, pred_edit)
+    # ours: only the unwanted change is an error (the judge's mistake never changes, the
+    # conflict changes were asked for)
+    np.testing.assert_allclose(ours, [[np.nan, 0, 0], [0, np.nan, 0], [1 / 3, 0, np.nan]])
+    # official: the conflict changes (M[0, 1], M[1, 0]) and the judge's mistake on image 0's
+    # Male (M[0, 2], M[1, 2]) are errors too; edit 2 flips Male itself, so not there
+    third = 1 / 3
+    np.testing.assert_allclose(
+        official, [[np.nan, third, third], [third, np.nan, third], [third, 0, np.nan]]
+    )
+    assert preservation_mean(ours) == pytest.approx(1 / 18)
+    assert preservation_mean(official) == pytest.approx(5 / 18)
+    # the official "Err." of each edit: errors over images × the n - 1 other attributes
+    errs = (pred_edit != gt[None]).sum(axis=(1, 2)) - (pred_edit[[0, 1, 2], :, [0, 1, 2]] !=
+                                                       gt.T).sum(axis=1)  # fmt: skip
+    np.testing.assert_allclose(np.nanmean(official, axis=1), errs / 3 / 2)
+
+
+def test_official_preservation_does_not_count_a_judge_mistake_an_edit_undoes():
+    gt = np.array([[0, 0]], dtype=bool)
+    pred_src = np.array([[0, 1]], dtype=bool)  # wrong on attribute 1
+    pred_edit = np.array([[[1, 0]], [[0, 1]]], dtype=bool)  # after edit 0 it says 0: right
+    target = np.array([[[1, 0]], [[0, 1]]], dtype=bool)
+    np.testing.assert_allclose(preservation_error(pred_src, pred_edit, target),
+                               [[np.nan, 1.0], [0.0, np.nan]])  # fmt: skip
+    np.testing.assert_allclose(preservation_error_official(gt, pred_edit),
+                               [[np.nan, 0.0], [0.0, np.nan]])  # fmt: skip
+    with pytest.raises(ValueError, match=r"label_src \(B, n\)"):
+        preservation_error_official(gt[:, :1], pred_edit)
 
 
 def test_preservation_mean_ignores_nan_and_edit_shapes_are_checked():

@@ -62,6 +62,17 @@ def test_evaluate_numbers_of_a_known_generator_and_judge():
     off_diagonal = [v for i, row in enumerate(pres["matrix"]) for j, v in enumerate(row) if i != j]
     assert off_diagonal == [0.0] * 6 and pres["mean"] == 0.0  # predictions never change
     assert [pres["matrix"][i][i] for i in range(3)] == [None] * 3
+    # the official definition compares with the true labels: the constant judge is wrong on
+    # attribute j of every image whose label is not on[j], edit after edit
+    official = r["strengths"][0]["preservation_official"]
+    for i, row in enumerate(official["matrix"]):
+        for j, v in enumerate(row):
+            assert v == (None if i == j else pytest.approx(np.mean(src[:, j] != on[j])))
+    wrong = [np.mean(src[:, j] != on[j]) for j in range(3)]
+    assert official["per_attr"]["Bald"] == pytest.approx((wrong[1] + wrong[2]) / 2)
+    assert official["mean"] == pytest.approx(np.mean(wrong))  # each j is "other" twice
+    assert official["mean"] > 0 and r["summary"]["preservation_official_mean"] == official["mean"]
+    assert r["summary"]["preservation_mean"] == 0.0
     # ground truth: the "edit" is the unedited image, so it scores exactly like identity
     gt = r["ground_truth"]
     assert gt["edit_psnr"] == gt["identity_psnr"] and gt["edit_ssim"] == gt["identity_ssim"]
@@ -106,6 +117,21 @@ def test_format_report_tables():
     assert "| Male | 50.0% | 0.0% | – | 0.2500 | 16.00 |" in md  # None shows as a dash
     assert "| **mean** | 62.5% | 12.5% | 20.00 | 0.3750 | 15.50 |" in md
     assert not any(line.startswith("- checkpoint") for line in md)  # no run section given
+
+
+def test_format_report_shows_the_official_preservation_next_to_ours():
+    result = a_result()
+    result["strengths"][0]["preservation_official"] = {
+        "matrix": [[None, 0.5], [0.25, None]],
+        "per_attr": {"Bald": 0.5, "Male": 0.25},
+        "mean": 0.375,
+    }
+    md = format_report(result).splitlines()
+    assert ("| attribute | accuracy @ 1 | preservation error @ 1 | official preservation error "
+            "@ 1 | GT edit PSNR | GT edit SSIM | identity PSNR |") in md  # fmt: skip
+    assert "| Bald | 75.0% | 25.0% | 50.0% | 20.00 | 0.5000 | 15.00 |" in md
+    assert "| **mean** | 62.5% | 12.5% | 37.5% | 20.00 | 0.3750 | 15.50 |" in md
+    assert any(line.startswith("- *official preservation error*") for line in md)
 
 
 def test_write_report_writes_strict_json_and_the_report(tmp_path):

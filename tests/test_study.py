@@ -87,3 +87,21 @@ def test_study_rejects_bad_budgets(tmp_path):
         run_study(tmp_path, max_steps=0, overrides=TINY, progress=False)
     with pytest.raises(UserError, match="at least one variant"):
         run_study(tmp_path, variants=[], max_steps=1, overrides=TINY, progress=False)
+
+
+def test_study_table_has_both_preservation_errors():
+    from stgan.study import format_study
+
+    row = {"preset": "stgan", "G_params": 1234, "steps": 2, "train_minutes": 0.5, "psnr": 25.0,
+           "ssim": 0.8, "accuracy_mean": 0.5, "preservation_mean": 0.1,
+           "preservation_official_mean": 0.25, "gt_edit_psnr": None, "gt_edit_ssim": None,
+           "gt_identity_psnr": None}  # fmt: skip
+    old = {k: v for k, v in row.items() if k != "preservation_official_mean"}  # before issue 8
+    study = {"config": "tiny", "data": "synthetic", "img_size": 32, "classifier": "j.pt",
+             "classifier_accuracy": 0.9, "budget": {"max_steps": 2, "max_minutes": None},
+             "variants": {"stgan": row, "attgan": old}}  # fmt: skip
+    md = format_study(study).splitlines()
+    head = next(line for line in md if line.startswith("| variant"))
+    assert "| preservation err | official preservation err |" in head
+    assert "| stgan | 1,234 | 2 | 0.5 | 25.00 | 0.8000 | 50.0% | 10.0% | 25.0% | – | – |" in md
+    assert "| attgan | 1,234 | 2 | 0.5 | 25.00 | 0.8000 | 50.0% | 10.0% | – | – | – |" in md

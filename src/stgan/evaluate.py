@@ -7,8 +7,11 @@ never by position, reference §8):
 - **attribute generation accuracy**: each attribute is flipped in turn (conflict rules
   applied, :func:`stgan.editing.flip_target`) and the judge (:mod:`stgan.judge`) checks
   that it sees the flipped value; mean over the attributes;
-- **preservation error**: how often the judge's prediction of each *other* attribute
-  changed (an (n, n) matrix; changes the conflict rules asked for are not errors);
+- **preservation error**, two definitions side by side: ``preservation``, how often the
+  judge's prediction of each *other* attribute changed between source and edit (changes
+  the conflict rules asked for are not errors), and ``preservation_official``, the official
+  test code's: how often the prediction on the edit differs from the *ground-truth* label
+  (conflict changes counted), which also charges the judge's own errors to the editor;
 - on synthetic faces, **ground-truth edit fidelity**: PSNR/SSIM between each edit and the
   same face rendered with the target attributes (:meth:`SyntheticDataset.counterfactual`),
   next to the *identity* baseline (the unedited image against the same ground truth);
@@ -211,6 +214,22 @@ def preservation(
     }
 
 
+def preservation_official(
+    names: Sequence[str], source01: np.ndarray, pred_edit: np.ndarray
+) -> dict[str, Any]:
+    """The official preservation error (att_classification/test.py, reference §6): how often
+    the judge's prediction of each *other* attribute on the edit differs from its
+    ground-truth label (conflict-rule changes counted), per edited attribute (the official
+    "Err.") and overall; the matrix is the official "Err. Each" with a NaN diagonal."""
+    pres = metrics.preservation_error_official(source01, pred_edit)  # (n, n)
+    rows = [np.delete(pres[i], i) for i in range(len(names))]
+    return {
+        "matrix": pres.tolist(),
+        "per_attr": {nm: metrics.nan_mean(r) for nm, r in zip(names, rows, strict=True)},
+        "mean": metrics.preservation_mean(pres),
+    }
+
+
 def judge_on_real(names: Sequence[str], pred_src: np.ndarray, source01: np.ndarray) -> dict:
     """The judge's accuracy on the unedited images: an upper bound on what it can certify."""
     acc = (pred_src == source01).mean(axis=0, dtype=np.float64)
@@ -364,6 +383,7 @@ def evaluate(
             pred_edit, target = verdicts.edits(k)
             entry.update(generation_accuracy(names, pred_edit, target))
             entry["preservation"] = preservation(names, verdicts.sources(), pred_edit, target)
+            entry["preservation_official"] = preservation_official(names, source01, pred_edit)
         result["strengths"].append(entry)
     if verdicts is not None:
         result["judge_on_real"] = judge_on_real(names, verdicts.sources(), source01)
@@ -388,6 +408,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "ssim": result["reconstruction"]["ssim"],
         "accuracy_mean": main.get("accuracy_mean"),
         "preservation_mean": (main.get("preservation") or {}).get("mean"),
+        "preservation_official_mean": (main.get("preservation_official") or {}).get("mean"),
         "gt_edit_psnr": gt["edit_psnr"]["mean"] if gt else None,
         "gt_edit_ssim": gt["edit_ssim"]["mean"] if gt else None,
         "gt_identity_psnr": gt["identity_psnr"]["mean"] if gt else None,
@@ -476,15 +497,23 @@ def evaluate_checkpoint(
         "thres_int": t.thres_int,
         "test_int": t.test_int,
         "classifier": judge.info.get("path") if judge is not None else None,
-        "classifier_accuracy": (
-            (judge.info.get("metrics") or {}).get("accuracy_mean") if judge is not None else None
-        ),
+        "classifier_accuracy": _judge_accuracy(judge, names),
         "device": str(device),
         "seconds": round(time.monotonic() - t0, 1),
     }
     if out_dir is not None:
         write_report(out_dir, result)
     return result
+
+
+def _judge_accuracy(judge: Judge | None, names: Sequence[str]) -> float | None:
+    """The judge's held-out mean accuracy over the generator's attributes (a judge with 40
+    outputs also reports its mean over all 40, which is not what it certifies here)."""
+    m = (judge.info.get("metrics") or {}) if judge is not None else {}
+    acc = m.get("accuracy") or {}
+    if acc and all(n in acc for n in names):
+        return float(np.mean([acc[n] for n in names]))
+    return m.get("accuracy_mean")
 
 
 def _test_split(editor, data: str | None, crop: str | None, dataset, progress: bool):

@@ -514,6 +514,21 @@ def weak_attributes(metrics: Mapping[str, Any] | None) -> list[str]:
     return [n for n, a in acc.items() if base.get(n) is not None and a is not None and a <= base[n]]
 
 
+def restrict_report(metrics: Mapping[str, Any] | None, names: Sequence[str]) -> dict | None:
+    """An :func:`accuracy_report` restricted to attribute ``names`` (means recomputed), e.g.
+    a 40-output judge's report on the 13 attributes a generator edits; unchanged when it
+    lacks one of them."""
+    m = dict(metrics or {})
+    acc, base = m.get("accuracy") or {}, m.get("majority_baseline") or {}
+    if not names or not all(n in acc and n in base for n in names):
+        return metrics
+    m["accuracy"] = {n: acc[n] for n in names}
+    m["majority_baseline"] = {n: base[n] for n in names}
+    m["accuracy_mean"] = float(np.mean(list(m["accuracy"].values())))
+    m["majority_baseline_mean"] = float(np.mean(list(m["majority_baseline"].values())))
+    return m
+
+
 def weakness_warning(metrics: Mapping[str, Any] | None, judge: str = "the judge") -> str | None:
     """One line warning that names :func:`weak_attributes`, or None if there are none."""
     weak = weak_attributes(metrics)

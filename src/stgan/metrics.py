@@ -6,8 +6,13 @@
   data_range=255)`` with its defaults (scikit-image itself is only a test dependency).
 - **Attribute generation accuracy** (§6): :func:`generation_accuracy`, the fraction of
   edits of attribute ``i`` that the judge classifier sees with the flipped value.
-- **Preservation error** (§6): :func:`preservation_error`, the fraction of the other
-  attributes whose prediction changed, as an (n, n) matrix, and :func:`preservation_mean`.
+- **Preservation error** (§6), two definitions, each an (n, n) matrix averaged by
+  :func:`preservation_mean`: :func:`preservation_error_official`, the official one
+  (att_classification/test.py: the prediction on the edit against the attribute's
+  ground-truth label, changes made by the conflict rules counted), and
+  :func:`preservation_error`, the fraction of the other attributes whose *prediction*
+  changed between source and edit (conflict changes left out), which does not charge the
+  editor for the judge's own mistakes on the source image.
 - **Fréchet distance** between two Gaussians (:func:`frechet_distance`), used by FID in
   :mod:`stgan.fid`; computed with symmetric eigen-decompositions instead of
   ``scipy.linalg.sqrtm`` (about 1.8 s instead of 9 s on 2048×2048 covariances, 2 CPU cores).
@@ -169,6 +174,37 @@ def preservation_error(
         with np.errstate(invalid="ignore", divide="ignore"):
             m = np.where(counts > 0, errors / np.maximum(counts, 1), np.nan)
     m = m.astype(np.float64)
+    np.fill_diagonal(m, np.nan)
+    return m
+
+
+def preservation_error_official(label_src: np.ndarray, pred_edit: np.ndarray) -> np.ndarray:
+    """The official preservation error of each edit on each other attribute (reference §6).
+
+    att_classification/test.py counts, for the edit of attribute ``i`` of an image, an error
+    on every attribute ``j != i`` whose prediction on the *edited* image differs from the
+    image's *ground-truth* label of ``j`` (``errs = preds_opt[i] != att_gt[0]; errs[i - 2] =
+    0``). So a source image the judge already gets wrong on ``j`` counts as an error whatever
+    the editor does, and an attribute that a conflict rule changed (setting Blond_Hair clears
+    Black_Hair) counts as an error when the judge sees the change. Its "Err." of edit ``i``
+    is the mean of row ``i`` over the ``n - 1`` other attributes; "Err. Each" is the matrix.
+
+    Args:
+        label_src: (B, n) 0/1 ground-truth labels of the source images.
+        pred_edit: (n, B, n) judge predictions on the edited images (bool/0-1/probabilities).
+
+    Returns:
+        (n, n) float64 matrix, ``M[i, j]`` the fraction of images with an error on ``j`` when
+        ``i`` is edited; the diagonal is NaN (the official code zeroes it and divides by
+        ``n - 1``: the same row means).
+    """
+    gt = np.asarray(label_src) > 0.5  # (B, n)
+    pred = np.asarray(pred_edit) > 0.5  # (n, B, n)
+    n = pred.shape[0]
+    if pred.ndim != 3 or gt.shape != pred.shape[1:] or pred.shape[2] != n:
+        raise ValueError(f"expected label_src (B, n) and pred_edit (n, B, n), got "
+                         f"{gt.shape} and {pred.shape}")  # fmt: skip
+    m = (pred != gt[None]).mean(axis=1, dtype=np.float64)  # (n, n)
     np.fill_diagonal(m, np.nan)
     return m
 

@@ -147,8 +147,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     check_output_dir(args.out, EVAL_FILES, "--out", inputs, args.overwrite)
     device = resolve_device(args.device)
     judge = Judge.from_file(args.classifier, device) if args.classifier else None
-    if judge is not None:
-        _warn_if_weak("eval", judge.info.get("metrics"), f"the judge {judge.info['path']}")
     inception = None
     if args.inception:
         from stgan.fid import InceptionFeatures
@@ -167,6 +165,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         inception=inception,
         progress=not args.quiet,
     )
+    if judge is not None:  # on the attributes it judged here (it may know more)
+        from stgan.judge import restrict_report
+
+        held_out = restrict_report(judge.info.get("metrics"), r.get("attr_names") or [])
+        _warn_if_weak("eval", held_out, f"the judge {judge.info['path']}")
     s = r["summary"]
     print(
         f"{r['n_images']} test images: reconstruction PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.4f}"
@@ -176,7 +179,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(
                 f"strength {e['strength']:g}: mean attribute accuracy "
                 f"{100 * e['accuracy_mean']:.2f}%, preservation error "
-                f"{100 * e['preservation']['mean']:.2f}%"
+                f"{100 * e['preservation']['mean']:.2f}% (official definition: "
+                f"{100 * e['preservation_official']['mean']:.2f}%)"
             )
     if s["gt_edit_psnr"] is not None:
         print(
