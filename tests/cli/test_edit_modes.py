@@ -298,3 +298,37 @@ def test_align_errors(run, astronaut, tmp_path, capsys):
     shutil.copy(blank, photos / "b.png")
     fails(capsys, f"{cmd} --source Male=0 --image {photos} --out {tmp_path / 'out'}",
           "no face found in", tmp_path)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_align_judge_sees_the_aligned_face(run, astronaut, tmp_path, monkeypatch):
+    """--classifier with --align: the judge gets the aligned face (the model's input), and
+    its prediction is the source: the result equals the --source edit with the same row."""
+    from stgan.align import align, detect_faces, eye_layout, read_photo
+    from stgan.attributes import DEFAULT_ATTRS
+    from stgan.inference import Editor
+    from stgan.judge import build_classifier, save_judge
+
+    out, _ = run
+    judge = tmp_path / "judge.pt"
+    save_judge(judge, build_classifier(13, 32), DEFAULT_ATTRS, 32, "none")
+    seen = []
+
+    def predict(self, images, batch_size=256):
+        seen.append(np.array(images))
+        row = [1 if n in ("Bald", "Young") else 0 for n in self.attr_names]
+        return np.tile(np.array(row, dtype=np.uint8), (len(images), 1))
+
+    monkeypatch.setattr("stgan.judge.Judge.predict", predict)
+    argv = f"edit --checkpoint {out} --image {astronaut} --align --set Bald=1 --quiet"
+    assert stgan(f"{argv} --classifier {judge} --out {tmp_path / 'j.png'}") == 0
+    assert stgan(f"{argv} --source Bald=1,Young=1 --out {tmp_path / 's.png'}") == 0
+    assert np.array_equal(read(tmp_path / "j.png"), read(tmp_path / "s.png"))
+    editor = Editor.from_checkpoint(out, "cpu")
+    photo = read_photo(astronaut)
+    face = align(photo, detect_faces(photo)[0], eye_layout(editor.cfg), editor.img_size).face
+    (images,) = seen
+    assert images.shape == (1, S, S, 3) and np.array_equal(images[0], face)
+    # a source without Bald: att_diff +1.5 on Bald instead of +0.5, another image
+    assert stgan(f"{argv} --source Young=1 --out {tmp_path / 'z.png'}") == 0
+    assert not np.array_equal(read(tmp_path / "z.png"), read(tmp_path / "s.png"))
