@@ -149,3 +149,13 @@ def test_write_report_writes_strict_json_and_the_report(tmp_path):
     assert report == format_report(a_result(), names)
     for f in names[2:]:  # figures, when matplotlib is installed
         assert (tmp_path / "r" / f).stat().st_size > 100 and f"]({f})" in report
+
+
+def test_the_judge_accuracy_reported_is_over_the_attributes_judged():
+    from stgan.evaluate import _judge_accuracy
+
+    m = {"accuracy": {"Bald": 0.9, "Male": 0.8, "Smiling": 0.2}, "accuracy_mean": 0.6}
+    judge = Judge(Constant([True] * 3), ("Bald", "Male", "Smiling"), 16, info={"metrics": m})
+    assert _judge_accuracy(judge, ["Male", "Bald"]) == pytest.approx(0.85)  # not 0.6
+    assert _judge_accuracy(judge, ["Young"]) == 0.6  # a report without them: its own mean
+    assert _judge_accuracy(None, ["Bald"]) is None
