@@ -37,6 +37,11 @@ CONFIGS = {  # name: (shipped config, preset, recipe, overrides)
     "tiny": ("tiny", None, None, []),  # the fast recipe: resize upsampling
     "tiny-mask": ("tiny", None, None, ["model.mask=true"]),
     "tiny-attgan": ("tiny", "attgan", None, []),  # target code, no STU
+    # the official code's other options: instance-normed STUs of their own width, the image
+    # fed to 3 encoder layers, a last stride-1 convolution
+    "tiny-official": ("tiny", None, "paper", ["model.stu_norm=in", "model.stu_dim=8",
+                                              "model.stu_inject_layers=2",
+                                              "model.multi_inputs=3", "model.one_more_conv=3"]),
     # the paper's layers (deconv, 5 levels, 4 STUs) at 64 px and width 8
     "paper-64": ("celeba128", None, "paper", ["model.img_size=64", "model.enc_dim=8",
                                               "model.dec_dim=8"]),
@@ -103,7 +108,14 @@ def _max_error(path, G, n_attrs: int, size: int, batches=(1, 3)) -> float:
 
 
 @pytest.mark.parametrize(
-    "name", ["tiny", "tiny-mask", "tiny-attgan", pytest.param("paper-64", marks=pytest.mark.slow)]
+    "name",
+    [
+        "tiny",
+        "tiny-mask",
+        "tiny-attgan",
+        "tiny-official",
+        pytest.param("paper-64", marks=pytest.mark.slow),
+    ],
 )
 def test_onnx_runtime_matches_pytorch(tmp_path, name):
     cfg = _cfg(name)

@@ -170,6 +170,13 @@ def _to_onnx(graph: nn.Module, example, outputs, opset: int, dynamo: bool):
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.filterwarnings("ignore", "# The axis name")  # dynamo: one name, two inputs
+        # InstanceNorm (model.stu_norm=in) normalises by the input's statistics, as it should
+        warnings.filterwarnings("ignore", ".*operator 'instance_norm' is set to train=True")
+        warnings.filterwarnings(  # and its checks of the shape, constant but for the batch
+            "ignore",
+            category=torch.jit.TracerWarning,
+            module=r"torch\.nn\.(modules\.instancenorm|functional)",
+        )
         if dynamo:
             require("onnxscript")
             batch = torch.export.Dim("batch", min=1)
