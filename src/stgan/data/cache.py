@@ -7,11 +7,11 @@ a split are decoded once (crop and bicubic resize as in :mod:`stgan.data.transfo
 ``<pipeline>`` is the crop, with ``celeba-148`` for the official 64 px box and ``-tf`` for
 the TF1 resize, whose float output the cache holds rounded to ``uint8``
 (:func:`stgan.data.transforms.pipeline_id`). The key hashes the file names, their sizes and
-modification times, the pipeline and the size; any change rebuilds the cache. Building uses a progress bar and a process pool and writes
-atomically (temporary file, then :func:`os.replace`), so an interrupted build never leaves a
-cache that looks valid. A folder that cannot be written is reported before any decoding
-(set ``data.cache_dir`` to another folder); an up-to-date cache is read from a read-only
-folder as it is.
+modification times, the pipeline and the size; any change rebuilds the cache. Building uses
+a progress bar and a process pool and writes atomically (temporary file, then
+:func:`os.replace`), so an interrupted build never leaves a cache that looks valid. A folder
+that cannot be written is reported before any decoding (set ``data.cache_dir`` to another
+folder); an up-to-date cache is read from a read-only folder as it is.
 """
 
 from __future__ import annotations
