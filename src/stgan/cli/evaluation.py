@@ -86,7 +86,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
             print(note)
         print(
             f"stgan train-classifier: {len(train_set)} training / {len(test_set)} held-out "
-            f"images ({data.dataset}, {' + '.join(recipe.splits)}), {args.img_size} px, "
+            f"images ({data.dataset}, {' + '.join(train_set.splits)}), {args.img_size} px, "
             f"{len(train_set.attr_names)} attributes, {args.epochs} epochs, batch "
             f"{args.batch_size}, {recipe.name} recipe, device {device}"
         )
