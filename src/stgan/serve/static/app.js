@@ -278,8 +278,10 @@ async function init() {
   const info = state.info;
   $("limit").textContent = `${info.max_upload_bytes / 2 ** 20} MB`;
   $("model").textContent =
-    `${info.attributes.length} attributes, ${info.img_size} px faces; source attributes ` +
-    (info.classifier ? "predicted by the classifier." : "set by you.");
+    `${info.attributes.length} attributes, ${info.img_size} px faces; ` +
+    (info.classifier
+      ? "a classifier predicts what an uploaded photo already has."
+      : "no classifier: you tick what an uploaded photo already has.");
   $("scale-note").textContent =
     `Slider = the attribute's target on the model's scale: −1 fully off, +1 fully on ` +
     `(×${info.strength} test strength), 0 neutral; at rest it is what the photo has ` +
