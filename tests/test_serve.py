@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from serve_helpers import (  # noqa: E402
     ASTRONAUT_FACE,
     NAMES,
+    TINY,
     astronaut,
     decode,
     encode,
@@ -179,6 +180,64 @@ def test_aligned_option_crops_like_the_training_data(client):
     message = error_of(client.post("/api/upload?aligned=true", content=encode(wide)), 422)
     assert "not square" in message and "untick" in message
     error_of(client.post("/api/upload?aligned=maybe", content=encode(square)), 422)
+
+
+def test_bundled_faces_open_whatever_the_models_crop():
+    """A model trained on CelebA crops still takes a model-sized square as it is."""
+    from stgan.config import load
+    from stgan.inference import Editor
+    from stgan.models import build_generator
+
+    cfg = load("tiny", overrides=[*TINY, "data.dataset=elsewhere", "data.crop=celeba"])
+    assert cfg.data.image_crop == "celeba"
+    editor = Editor(build_generator(cfg.model, len(NAMES)), cfg, NAMES)
+    client = TestClient(create_app(editor, n_faces=1))
+    summary = client.post("/api/faces/0/open").json()
+    assert summary["method"] == "as-is" and summary["box"] == [0, 0, 32, 32]
+    # a square of another size is no CelebA crop: the preset refuses it
+    square = encode(np.zeros((40, 40, 3), np.uint8))
+    assert "178x218" in error_of(client.post("/api/upload?aligned=1", content=square), 422)
+
+
+def test_photos_are_read_upright_in_rgb(client):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 3  # orientation: rotated 180°
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG", exif=exif)
+    face = client.get(client.post("/api/upload", content=buf.getvalue()).json()["face"])
+    np.testing.assert_array_equal(decode(face.content), image[::-1, ::-1])
+
+    grey = rng.integers(0, 256, (32, 32), dtype=np.uint8)
+    face = client.get(client.post("/api/upload", content=encode(grey)).json()["face"])
+    np.testing.assert_array_equal(decode(face.content), np.repeat(grey[..., None], 3, axis=2))
+
+
+def test_webp_photos_are_accepted(client):
+    from PIL import features
+
+    if not features.check("webp"):
+        pytest.skip("this Pillow has no WebP support")
+    image = np.random.default_rng(4).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    r = client.post("/api/upload", content=encode(image, "WEBP", lossless=True))
+    face = decode(client.get(r.json()["face"]).content)
+    np.testing.assert_array_equal(face, image)
+
+
+def test_a_server_bug_is_a_json_500(editor, monkeypatch):
+    app = create_app(editor, n_faces=1)
+    client = TestClient(app, raise_server_exceptions=False)
+    uid = client.post("/api/faces/0/open").json()["id"]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something broke\nsecond line")
+
+    monkeypatch.setattr(app.state.demo, "edit", broken)
+    message = error_of(client.post(f"/api/uploads/{uid}/edit", json={}), 500)
+    assert message.startswith("the server failed on this request (RuntimeError: something broke)")
 
 
 def test_no_face_is_a_clear_error(client):

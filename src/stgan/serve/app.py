@@ -85,6 +85,9 @@ def create_app(
             that does not know the generator's attributes.
     """
     require_serve()
+    from stgan.align.cv import opencv
+
+    opencv()  # face detection: a missing OpenCV is said now, not at the first upload
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
@@ -125,6 +128,12 @@ def create_app(
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path"))
         return error(422, f"invalid {where or 'request'}: {first.get('msg', 'bad value')}")
+
+    @app.exception_handler(Exception)
+    async def _bug(request, e: Exception):  # still logged by the server
+        why = str(e).splitlines()[0][:160] if str(e) else ""
+        return error(500, f"the server failed on this request ({type(e).__name__}: {why}); "
+                     "see the server's output")  # fmt: skip
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):

@@ -21,9 +21,9 @@ that is not exactly 0 or 1) applied to every value, so the scale has no jump at 
 neutral and ``±1`` is the checkpoint's test strength (``±test_int``, 1 by default).
 
 Photos that already are an aligned face crop skip detection: a square photo of exactly the
-model's size (the bundled synthetic faces, images from ``stgan data synth``), or any photo
-opened with ``aligned=True``, which is cropped like the training data (the checkpoint's
-crop preset) and resized; the edit replaces that crop box.
+model's size (the bundled synthetic faces, images from ``stgan data synth``) is the model's
+input as it is; any other photo opened with ``aligned=True`` is cropped like the training
+data (the checkpoint's crop preset) and resized, and the edit replaces that crop box.
 """
 
 from __future__ import annotations
@@ -318,6 +318,7 @@ class Demo:
             "classifier": self.judge is not None,
             "rest": {"on": coding.thres_int, "off": -coding.thres_int},
             "strength": coding.test_int,
+            "path": getattr(self.editor, "path", "fp32 eager"),  # how edits run
             "max_upload_bytes": self.max_upload_bytes,
             "max_pixels": self.max_pixels,
             "formats": ["PNG", "JPEG", "WebP"],
@@ -401,8 +402,8 @@ class Demo:
         size = self.editor.img_size
         h, w = photo.shape[:2]
         crop = self.editor.crop
-        try:
-            box = crop_box(crop, w, h)
+        try:  # a crop of the model's size is the model's input itself, whatever the preset
+            box = (0.0, 0.0, float(w), float(h)) if w == h == size else crop_box(crop, w, h)
         except ValueError as e:
             raise RequestError(
                 422,

@@ -278,7 +278,7 @@ async function init() {
   const info = state.info;
   $("limit").textContent = `${info.max_upload_bytes / 2 ** 20} MB`;
   $("model").textContent =
-    `${info.attributes.length} attributes, ${info.img_size} px faces; ` +
+    `${info.attributes.length} attributes, ${info.img_size} px faces, edits on ${info.path}; ` +
     (info.classifier
       ? "a classifier predicts what an uploaded photo already has."
       : "no classifier: you tick what an uploaded photo already has.");
