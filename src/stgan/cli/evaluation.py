@@ -120,7 +120,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
         data=data.dataset,
         epochs=report["train"]["epochs"],
         steps=report["train"]["steps"],
-        training=report["train"]["recipe"],
+        training=report["train"].get("recipe"),
     )
     atomic_write_bytes(
         out / "metrics.json", (json.dumps(json_ready(report), indent=2) + "\n").encode()
