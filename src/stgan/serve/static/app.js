@@ -208,7 +208,7 @@ async function runEdit() {
       $("edited").src = state.url;
       $("edited").dataset.edits = String(++state.edits);
       if (old) URL.revokeObjectURL(old);
-      setStatus(`edited in ${Math.round(performance.now() - start)} ms`);
+      setStatus(`edited in ${Math.round(performance.now() - start)} ms (${state.info.path})`);
       showError("");
     }
   } catch (e) {
@@ -278,7 +278,7 @@ async function init() {
   const info = state.info;
   $("limit").textContent = `${info.max_upload_bytes / 2 ** 20} MB`;
   $("model").textContent =
-    `${info.attributes.length} attributes, ${info.img_size} px faces, edits on ${info.path}; ` +
+    `${info.attributes.length} attributes, ${info.img_size} px faces; ` +
     (info.classifier
       ? "a classifier predicts what an uploaded photo already has."
       : "no classifier: you tick what an uploaded photo already has.");
