@@ -127,6 +127,16 @@ def test_eyes_estimated_from_the_box_when_not_found(head, monkeypatch):
     assert np.abs(_eyes_of(f) - eyes).max() < 0.1 * w
 
 
+def test_faces_in_rotated_copies_need_their_eyes(head, monkeypatch):
+    photo, _, _ = head
+    h, w = photo.shape[:2]
+    m = cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), -20, 1.0)
+    tilted = cv2.warpAffine(photo, m, (w, h), borderMode=cv2.BORDER_REFLECT_101)
+    assert len(A.detect_faces(tilted)) == 1  # found in a rotated copy, with its eyes
+    monkeypatch.setattr(D, "_find_eyes", lambda *a: None)
+    assert A.detect_faces(tilted) == []  # without eyes, a rotated copy's face is not trusted
+
+
 def test_missing_opencv_is_one_line_naming_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "cv2", None)
     with pytest.raises(UserError, match=r"pip install 'stgan\[photo\]'"):
@@ -210,24 +220,34 @@ def test_align_shrinking_a_lot_is_antialiased():
 
 
 def test_synthetic_layout_matches_rendered_faces():
+    """The detector's eyes on rendered synthetic faces average onto the computed layout."""
     from stgan.data.synth import SyntheticFaces
 
-    faces, size, n = SyntheticFaces(seed=0), 48, 24
-    centres = []
-    for i in range(n):
-        _, regions = faces.render_regions(i, size)
-        wgt = regions["eyes"]  # (S, S) weight of the eye layers
-        ys, xs = np.mgrid[0:size, 0:size]
-        half = xs < (size - 1) / 2
-        centres.append(
-            [
-                [(wgt * xs * s).sum() / (wgt * s).sum(), (wgt * ys * s).sum() / (wgt * s).sum()]
-                for s in (half, ~half)
-            ]
-        )
-    measured = np.mean(centres, axis=0) / size  # pixel units -> fraction of the side
-    layout = np.array(A.eye_layout(_cfg(size=size))) / size
-    assert np.abs(measured - layout).max() < 0.01, (measured, layout)  # < 1.3 px at 128
+    faces, size = SyntheticFaces(seed=0), 128
+    found = []
+    for i in range(16):
+        f = A.detect_faces(faces.render(i, size))
+        if f and f[0].eyes_found:
+            found.append(_eyes_of(f[0]))
+    assert len(found) >= 10
+    offset = np.mean(found, axis=0) - np.array(A.eye_layout(_cfg(size=size)))
+    assert np.abs(offset).max() < 1.5, offset  # pixels at 128 px
+
+
+def test_synthetic_layout_is_the_mean_of_the_sampled_poses():
+    """The layout equals the iris centres averaged over sampled poses, each mapped by its own
+    canvas (rotation, zoom, shift): the means the layout assumes are the sampler's."""
+    from stgan.data.synth import sample_nuisance
+    from stgan.data.synth.canvas import Canvas
+
+    pts = []
+    for i in range(1000):
+        nz = sample_nuisance(0, i)
+        cv = Canvas(1, nz.rot, nz.scale, nz.shift)
+        v = -0.04 + nz.eye_y - 0.1 * nz.eye_h  # face.Face's eye line; painters.eyes' iris
+        pts.append([cv.lin @ (u, v) + cv.off for u in (-nz.eye_x, nz.eye_x)])
+    layout = (np.array(A.eye_layout(_cfg(size=128))) + 0.5) / 128  # fractions of the side
+    assert np.abs(np.mean(pts, axis=0) - layout).max() < 0.0015  # 0.2 px at 128
 
 
 @pytest.mark.parametrize("crop", ["celeba", "celeba-170", "center"])
