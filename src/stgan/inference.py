@@ -24,16 +24,18 @@ import torch
 from stgan import checkpoint
 from stgan.attributes import Coding, check_names, conflicts, set_attribute
 from stgan.config import Config, from_dict
-from stgan.editing import edit, sample_grid
+from stgan.editing import flip_target
 from stgan.errors import UserError
-from stgan.imageio import to_float, to_uint8
+from stgan.fastedit import fast_generator, int8_available
+from stgan.imageio import make_grid, to_float, to_uint8
 from stgan.models import build_generator
 
 
 @dataclass(frozen=True)
 class Encoded:
     """What the decoder needs of a batch of images: the images in [−1, 1] ``(B, 3, S, S)``
-    (for a masked generator's blend) and the encoder features ``[f1, ..., f5]``.
+    (for a masked generator's blend) and the encoder features ``[f1, ..., f5]``, made by
+    the path (plain or fast) that will decode them.
 
     Opaque to callers: make it with :meth:`Editor.encode`, hand it to :meth:`Editor.decode`.
     """
@@ -46,23 +48,57 @@ class Encoded:
 
 
 class Editor:
-    """A generator in eval mode with the attribute names and settings it was trained with."""
+    """A generator in eval mode with the attribute names and settings it was trained with.
+
+    Args:
+        G: the generator (kept as ``self.G``, fp32, unchanged).
+        cfg: its configuration.
+        attr_names: the names of its attribute code.
+        device: where it runs.
+        fast: ``None`` (auto): the fast CPU path (:mod:`stgan.fastedit`: folded BatchNorm,
+            sub-pixel upsampling, int8 convolutions) on a CPU where int8 runs, else the plain
+            one; ``True``: the fast path (float32 where int8 cannot run; CPU only);
+            ``False``: the plain fp32 eager generator, bit for bit as before.
+
+    Raises:
+        UserError: ``fast=True`` on a device other than the CPU.
+    """
 
     def __init__(
         self, G: torch.nn.Module, cfg: Config, attr_names, device="cpu", fast: bool | None = None
     ):
         self.G, self.cfg, self.device = G.to(device).eval(), cfg, torch.device(device)
         self.attr_names = tuple(attr_names)
-        self.fast = False  # the fast CPU path is not wired in yet: plain fp32 eager
+        cpu = self.device.type == "cpu"
+        if fast and not cpu:
+            raise UserError(f"fast editing is for CPUs; on {self.device} leave it off")
+        self.fast = bool(cpu and (fast or (fast is None and int8_available())))
+        self.int8 = self.fast and int8_available()
+        self._fast_G: torch.nn.Module | None = None  # built on first use
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device="cpu", fast: bool | None = None) -> Editor:
+        """The generator of a checkpoint (file or run folder); ``fast`` as in the class."""
         ckpt = checkpoint.load(path)
         cfg = from_dict(ckpt["config"])
         names = ckpt["attr_names"]
         G = build_generator(cfg.model, len(names))
         checkpoint.load_state(G, checkpoint.output_state(ckpt), "generator", ckpt["path"])
         return cls(G, cfg, names, device, fast)
+
+    @property
+    def path(self) -> str:
+        """Which path edits: ``fp32 eager``, ``fast fp32`` or ``fast int8``."""
+        return "fp32 eager" if not self.fast else "fast int8" if self.int8 else "fast fp32"
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The module that edits: ``G`` itself, or its fast rewrite (built once, lazily)."""
+        if not self.fast:
+            return self.G
+        if self._fast_G is None:
+            self._fast_G = fast_generator(self.G, int8=self.int8)
+        return self._fast_G
 
     @property
     def img_size(self) -> int:
@@ -105,16 +141,28 @@ class Editor:
         self, images: np.ndarray, source01: np.ndarray, changes: Mapping[str, float]
     ) -> np.ndarray:
         """Edit uint8 images (B, S, S, 3) with 0/1 source labels (B, n); returns uint8."""
-        x = to_float(images).to(self.device)
-        src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
-        tgt = self.target(src, changes)
-        return to_uint8(edit(self.G, x, src, tgt, self.coding))
+        tgt = self.target(self._source(source01), changes)
+        return self.decode(self.encode(images), source01, tgt)
 
     def grid(self, images: np.ndarray, source01: np.ndarray) -> np.ndarray:
-        """Paper-style grid: a row per image, input | reconstruction | each attribute flipped."""
-        x = to_float(images).to(self.device)
-        src = torch.as_tensor(source01, dtype=torch.float32, device=self.device)
-        return sample_grid(self.G, x, src, self.attr_names, self.coding)
+        """Paper-style grid: a row per image, input | reconstruction | each attribute flipped
+        (the encoder run once); a masked generator adds a row of masks under each row."""
+        src, coding = self._source(source01), self.coding
+        targets = [coding.encode(src)]
+        targets += [
+            flip_target(src, self.attr_names, i, coding)[1] for i in range(len(self.attr_names))
+        ]
+        enc = self.encode(images)
+        cols, masks = [to_uint8(enc.x)], [to_uint8(torch.zeros_like(enc.x))]
+        for t in targets:
+            y, m = self._decode(enc, src, t)
+            cols.append(to_uint8(y))
+            if m is not None:
+                masks.append(to_uint8((m * 2.0 - 1.0).expand(-1, 3, -1, -1)))
+        rows = [[c[b] for c in cols] for b in range(len(enc))]
+        if len(masks) > 1:  # as editing.sample_grid: under each row, the mask of every column
+            rows = [r for b in range(len(enc)) for r in (rows[b], [m[b] for m in masks])]
+        return make_grid(rows)
 
     def _source(self, source01) -> torch.Tensor:
         return torch.as_tensor(source01, dtype=torch.float32, device=self.device)
@@ -124,14 +172,21 @@ class Editor:
         """Run the encoder once on uint8 images (B, S, S, 3); decode the result under any
         number of targets with :meth:`decode`."""
         x = to_float(images).to(self.device)
-        return Encoded(x, self.G.encode(x))
+        if self.fast:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return Encoded(x, self.net.encode(x))
 
     @torch.inference_mode()
+    def _decode(self, enc: Encoded, source01, target_enc: torch.Tensor):
+        """The edited images in [−1, 1] and the mask (None without one)."""
+        code = self.coding.code(self._source(source01), target_enc.to(self.device))
+        raw, m = self.net.decode_raw(enc.feats, code)
+        return self.net.blend(enc.x, raw, m), m
+
     def decode(self, enc: Encoded, source01, target_enc: torch.Tensor) -> np.ndarray:
         """The images of ``enc`` edited from ``source01`` (0/1, (B, n)) towards an encoded
         target (B, n) (e.g. from :meth:`target`); returns uint8 (B, S, S, 3)."""
-        code = self.coding.code(self._source(source01), target_enc.to(self.device))
-        return to_uint8(self.G.decode(enc.feats, code, enc.x))
+        return to_uint8(self._decode(enc, source01, target_enc)[0])
 
     def edit_codes(
         self, images: np.ndarray, source01, targets: Sequence[torch.Tensor]

@@ -1,0 +1,365 @@
+"""Fast CPU inference: the same generator, rewritten layer by layer for a CPU (issue 11 §4).
+
+:func:`fast_generator` returns a copy of a trained generator whose ``encode`` /
+``decode_raw`` / ``forward`` are the generator's own code (same graph, same equations); only
+its leaf layers change:
+
+1. **BatchNorm folded** into the convolution before it (eval-mode statistics):
+   ``w' = w·γ/√(σ²+ε)``, ``b' = (b − μ)·γ/√(σ²+ε) + β``.
+2. **Upsampling as a sub-pixel convolution.** A transposed Conv 4×4 stride 2 (padding 1) and
+   a nearest ×2 resize followed by a Conv 3×3 (padding 1) both give output pixel
+   ``(2i+a, 2j+b)`` from the 2×2 input neighbourhood starting at ``(i−1+a, j−1+b)``, with a
+   2×2 kernel per phase ``(a, b)``: taps ``[3, 1]`` / ``[2, 0]`` of the 4×4 kernel (deconv),
+   ``[w0, w1+w2]`` / ``[w0+w1, w2]`` of the 3×3 one (resize). All four phases are one 2×2
+   convolution with 4×C_out channels over the zero-padded input, interleaved afterwards
+   (exact in real arithmetic; the resize form does 2.25× fewer multiply-adds than the
+   convolution on the upsampled map). A stride-1 transposed convolution is a convolution
+   with the kernel flipped.
+3. **int8 convolutions** (``int8=True``): every convolution but the first and the last
+   (the image in, the image out) runs as PyTorch's fbgemm ``quantized::conv2d_dynamic``:
+   weights per output channel, symmetric int8; activations quantised per call from their own
+   min/max, image by image (7-bit, ``reduce_range``: AVX2's ``vpmaddubsw`` would saturate
+   on 8 bits), so there is no calibration and no data set, and an image's edit does not
+   depend on the other images of its batch; the output is float. Sigmoid, tanh, the STU
+   products and the tiled code stay float.
+
+Layers of other forms (InstanceNorm, dilated or grouped convolutions) are kept as they are.
+The error of the result against the fp32 eager generator is measured by ``stgan bench
+--edit`` and bounded by the tests (tests/test_fastedit.py).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.weak import WeakIdKeyDictionary
+
+from stgan.models.blocks import tile_concat
+from stgan.models.stu import STU
+
+# deconv 4×4 s2 p1: the kernel taps that phase a (rows) / b (columns) uses, in input order
+DECONV_TAPS = ((3, 1), (2, 0))
+ACT_LEVELS = 127  # 7-bit activations (see Int8Conv2d)
+
+
+def int8_available() -> bool:
+    """Whether this PyTorch can run fbgemm int8 convolutions (x86 CPUs with AVX2 or newer)."""
+    engines = torch.backends.quantized.supported_engines
+    capability = torch.backends.cpu.get_cpu_capability()
+    return ("fbgemm" in engines or "x86" in engines) and capability in (
+        "AVX2",
+        "AVX512",
+        "AVX512_BF16",
+        "AVX512_VNNI",
+        "AMX",
+    )
+
+
+def _phase_taps(w: Tensor, a: int, dim: int, resize: bool) -> Tensor:
+    """The 2 taps along ``dim`` of phase ``a`` (resize: a 3-tap kernel; deconv: 4 taps)."""
+    t = [w.select(dim, k) for k in range(w.shape[dim])]
+    if resize:
+        pair = (t[0], t[1] + t[2]) if a == 0 else (t[0] + t[1], t[2])
+    else:
+        pair = tuple(t[k] for k in DECONV_TAPS[a])
+    return torch.stack(pair, dim)
+
+
+class SubpixelUpconv(nn.Module):
+    """A ×2 upsampling layer as one 2×2 convolution with 4·C_out channels + interleaving.
+
+    Built from ``nn.ConvTranspose2d(·, ·, 4, stride=2, padding=1)`` or from
+    ``nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(·, ·, 3,
+    padding=1))``; same output, up to float rounding.
+    """
+
+    def __init__(self, up: nn.Module):
+        super().__init__()
+        resize = isinstance(up, nn.Sequential)
+        conv = up[-1] if resize else up
+        # (C_out, C_in, k, k) in cross-correlation form
+        w = conv.weight.detach() if resize else conv.weight.detach().transpose(0, 1)
+        phases = [
+            _phase_taps(_phase_taps(w, a, 2, resize), b, 3, resize) for a in (0, 1) for b in (0, 1)
+        ]
+        c_out = w.shape[0]
+        bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c_out)
+        self.c_out = c_out
+        self.conv = nn.Conv2d(w.shape[1], 4 * c_out, 2)
+        self.conv.weight = nn.Parameter(torch.cat(phases, 0).contiguous(), requires_grad=False)
+        self.conv.bias = nn.Parameter(bias.repeat(4), requires_grad=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, _, H, W = x.shape
+        y = self.conv(F.pad(x, (1, 1, 1, 1)))  # (B, 4·C, H+1, W+1); phase (a, b) at (a, b)
+        out = torch.empty(
+            B, self.c_out, 2 * H, 2 * W, dtype=y.dtype, memory_format=torch.channels_last
+        )
+        c = self.c_out
+        for a in (0, 1):
+            for b in (0, 1):
+                k = 2 * a + b
+                out[:, :, a::2, b::2] = y[:, k * c : (k + 1) * c, a : a + H, b : b + W]
+        return out
+
+
+def is_subpixel_upconv(m: nn.Module) -> bool:
+    """Whether ``m`` is a ×2 upsampling :class:`SubpixelUpconv` can rewrite."""
+    if isinstance(m, nn.ConvTranspose2d):
+        return (
+            m.kernel_size == (4, 4)
+            and m.stride == (2, 2)
+            and m.padding == (1, 1)
+            and m.output_padding == (0, 0)
+            and m.dilation == (1, 1)
+            and m.groups == 1
+        )
+    if isinstance(m, nn.Sequential) and len(m) == 2:
+        up, conv = m
+        return (
+            isinstance(up, nn.Upsample)
+            and up.mode == "nearest"
+            and up.scale_factor in (2, 2.0, (2, 2), (2.0, 2.0))
+            and isinstance(conv, nn.Conv2d)
+            and _plain_conv(conv)
+            and conv.kernel_size == (3, 3)
+            and _padding(conv) == [1, 1]
+        )
+    return False
+
+
+def _padding(conv: nn.Conv2d) -> list[int]:
+    if isinstance(conv.padding, str):  # "same" with an odd kernel and stride 1
+        return [(k - 1) // 2 for k in conv.kernel_size]
+    return list(conv.padding)
+
+
+def _plain_conv(conv: nn.Conv2d) -> bool:
+    odd = all(k % 2 == 1 for k in conv.kernel_size)
+    return (
+        conv.groups == 1
+        and conv.dilation == (1, 1)
+        and conv.padding_mode == "zeros"
+        and (conv.padding != "same" or (odd and conv.stride == (1, 1)))
+        and conv.padding != "valid"
+    )
+
+
+def _transpose_as_conv(t: nn.ConvTranspose2d) -> nn.Conv2d | None:
+    """A stride-1 transposed convolution as the convolution with its kernel flipped."""
+    k, p = t.kernel_size, t.padding
+    if t.stride != (1, 1) or t.dilation != (1, 1) or t.groups != 1 or t.output_padding != (0, 0):
+        return None
+    if any(pi > ki - 1 for pi, ki in zip(p, k, strict=True)):
+        return None
+    conv = nn.Conv2d(t.in_channels, t.out_channels, k, padding=(k[0] - 1 - p[0], k[1] - 1 - p[1]))
+    conv.weight = nn.Parameter(t.weight.detach().flip(2, 3).transpose(0, 1).contiguous())
+    bias = t.bias.detach() if t.bias is not None else torch.zeros(t.out_channels)
+    conv.bias = nn.Parameter(bias.clone())
+    return conv
+
+
+class Int8Conv2d(nn.Module):
+    """A convolution with int8 weights (symmetric, per output channel) and uint8 activations
+    quantised per call, image by image, from their own range; float in and out (oneDNN's
+    ``qconv2d_pointwise`` with a float32 output: nothing is requantised after accumulating).
+
+    oneDNN is fast only with a zero point of 0, so the input is shifted instead: with ``lo``
+    its minimum (≤ 0) and the zero padding applied first, ``W * x = W * (x − lo) + lo·ΣW``,
+    and ``x − lo ≥ 0`` is quantised with zero point 0; ``lo·ΣW`` (per output channel) joins
+    the bias. Exact up to the rounding of ``x − lo``.
+
+    Args:
+        conv: a plain ``nn.Conv2d`` (groups 1, dilation 1, zero padding).
+        act_levels: 127 (7-bit activations: AVX2 and AVX-512 without VNNI multiply pairs of
+            u8·s8 into saturating 16-bit sums, measured worse with 255) or 255.
+    """
+
+    def __init__(self, conv: nn.Conv2d, act_levels: int = ACT_LEVELS):
+        super().__init__()
+        w = conv.weight.detach().float()
+        w_scale = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127  # (C_out,)
+        w_int = torch.round(w / w_scale[:, None, None, None]).clamp(-127, 127).to(torch.int8)
+        self.stride = list(conv.stride)
+        ph, pw = _padding(conv)
+        self.pad = (pw, pw, ph, ph)  # applied in float, before the shift
+        self.act_levels = act_levels
+        self.register_buffer("w_scale", w_scale)
+        self.register_buffer("w_zero", torch.zeros(len(w_scale), dtype=torch.long))
+        self.register_buffer("w_sum", (w_int.float().sum(dim=(1, 2, 3)) * w_scale))  # ΣW
+        bias = conv.bias.detach().float() if conv.bias is not None else torch.zeros_like(w_scale)
+        self.register_buffer("bias", bias)
+        self.packed = torch.ops.onednn.qconv_prepack(  # an opaque mkldnn tensor, not a buffer
+            w_int, w_scale, 1.0, 0, self.stride, [0, 0], [1, 1], 1, None
+        )
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W), each image quantised on its own
+        if x.shape[0] > 1:
+            return torch.cat([self(x[i : i + 1]) for i in range(x.shape[0])])
+        if any(self.pad):
+            x = F.pad(x, self.pad)
+        x = x.contiguous(memory_format=torch.channels_last)
+        lo, hi = torch.aminmax(x.permute(0, 2, 3, 1).reshape(-1))  # a flat view: fast
+        lo, hi = min(lo.item(), 0.0), max(hi.item(), 0.0)
+        inv = self.act_levels / max(hi - lo, 1e-8)
+        xq = x.mul(inv).add_(-lo * inv).round_().clamp_(0, self.act_levels).to(torch.uint8)
+        scale = 1.0 / inv
+        return torch.ops.onednn.qconv2d_pointwise(
+            xq, scale, 0, self.packed, self.w_scale, self.w_zero, self.bias + lo * self.w_sum,
+            self.stride, [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "",
+        )  # fmt: skip
+
+
+class SplitSTU(nn.Module):
+    """An :class:`~stgan.models.stu.STU` with each gate convolution split by input (eqs. 3, 4,
+    6 are linear in ``[f, ŝ]`` and ``[f, s]``): ``W * [f, ŝ] = W_f * f + W_ŝ * ŝ``.
+
+    The three ``W_f * f`` (one convolution with 3·C outputs) depend only on the encoder
+    feature, so they are computed once per feature tensor and reused while the same tensor
+    comes back (many edits of one encoded image: they are kept, weakly referenced, as long
+    as the feature tensor lives); ``W_r,ŝ`` and ``W_z,ŝ`` are one
+    convolution with 2·C outputs. Same equations as the STU, same results up to rounding.
+    """
+
+    def __init__(self, stu: nn.Module, transform: nn.Module, gates: list[nn.Conv2d]):
+        super().__init__()
+        self.pass_state, self.inject = stu.pass_state, stu.inject
+        self.transform = transform
+        c = gates[0].out_channels
+        c_f = gates[0].in_channels - c
+        k, pad = gates[0].kernel_size, _padding(gates[0])
+        w = [g.weight.detach() for g in gates]  # W_r, W_z, W_h: (C, C_f + C, k, k)
+        b = [g.bias.detach() if g.bias is not None else torch.zeros(c) for g in gates]
+        self.feat_conv = nn.Conv2d(c_f, 3 * c, k, padding=pad)
+        self.feat_conv.weight = nn.Parameter(torch.cat([wi[:, :c_f] for wi in w]))
+        self.feat_conv.bias = nn.Parameter(torch.cat(b))
+        self.state_conv = nn.Conv2d(c, 2 * c, k, padding=pad, bias=False)
+        self.state_conv.weight = nn.Parameter(torch.cat([w[0][:, c_f:], w[1][:, c_f:]]))
+        self.hidden_conv = nn.Conv2d(c, c, k, padding=pad, bias=False)
+        self.hidden_conv.weight = nn.Parameter(w[2][:, c_f:].contiguous())
+        # feature tensor -> its three projections, kept while the feature lives (an Encoded)
+        self._memo: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+    def _feat_terms(self, feat: Tensor) -> Tensor:
+        terms = self._memo.get(feat)
+        if terms is None:  # (B, 3C, H, W): W_r,f * f + b_r, W_z,f * f + b_z, W_h,f * f + b_h
+            terms = self._memo[feat] = self.feat_conv(feat)
+        return terms
+
+    def forward(self, feat: Tensor, state: Tensor, code: Tensor) -> tuple[Tensor, Tensor]:
+        s_hat = self.transform(tile_concat([state], code if self.inject else None))  # eq. 2
+        f_r, f_z, f_h = self._feat_terms(feat).chunk(3, dim=1)
+        s_r, s_z = self.state_conv(s_hat).chunk(2, dim=1)
+        r = torch.sigmoid(f_r + s_r)  # eq. 3
+        z = torch.sigmoid(f_z + s_z)  # eq. 4
+        s = r * s_hat  # eq. 5
+        f_hat = torch.tanh(f_h + self.hidden_conv(s))  # eq. 6
+        f_t = s_hat + z * (f_hat - s_hat)  # eq. 7: (1 − z)·ŝ + z·f̂
+        if self.pass_state == "stu":
+            return f_t, s
+        if self.pass_state == "gru":
+            return f_t, f_t
+        return f_t, s_hat
+
+
+def _split_stu(stu: nn.Module) -> SplitSTU | None:
+    """The :class:`SplitSTU` of a (BatchNorm-folded) STU; None when a gate is not a plain
+    convolution (InstanceNorm after it)."""
+    gates = []
+    for g in (stu.reset_gate, stu.update_gate, stu.hidden):
+        if isinstance(g, nn.Sequential):  # [conv, Identity (folded BatchNorm)]
+            if not all(isinstance(m, nn.Identity) for m in g[1:]):
+                return None
+            g = g[0]
+        if not isinstance(g, nn.Conv2d) or not _plain_conv(g) or g.stride != (1, 1):
+            return None
+        gates.append(g)
+    return SplitSTU(stu, stu.transform, gates)
+
+
+def _fold(conv: nn.Module, bn: nn.BatchNorm2d) -> nn.Module:
+    """``conv`` followed by eval-mode ``bn`` as one layer (a copy)."""
+    s = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+    conv = copy.deepcopy(conv)
+    inner = conv[-1] if isinstance(conv, nn.Sequential) else conv  # resize: [Upsample, Conv]
+    w = inner.weight.detach()
+    shape = (1, -1, 1, 1) if isinstance(inner, nn.ConvTranspose2d) else (-1, 1, 1, 1)
+    bias = inner.bias.detach() if inner.bias is not None else torch.zeros_like(s)
+    inner.weight = nn.Parameter(w * s.reshape(shape))
+    inner.bias = nn.Parameter((bias - bn.running_mean) * s + bn.bias.detach())
+    return conv
+
+
+def _foldable(m: nn.Module) -> bool:
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        return True
+    return isinstance(m, nn.Sequential) and is_subpixel_upconv(m)
+
+
+def fold_batchnorm_(model: nn.Module) -> None:
+    """Fold every eval-mode BatchNorm2d that directly follows a convolution in an
+    ``nn.Sequential`` into it, in place (the BatchNorm becomes ``nn.Identity``)."""
+    for seq in list(model.modules()):
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i in range(1, len(seq)):
+            bn = seq[i]
+            if isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats and _foldable(seq[i - 1]):
+                seq[i - 1] = _fold(seq[i - 1], bn)
+                seq[i] = nn.Identity()
+
+
+def _replace(model: nn.Module, fn) -> None:
+    """Replace each module ``m`` (children before parents) by ``fn(name, m)`` unless None."""
+    for name, child in list(model.named_children()):
+        new = fn(name, child)
+        if new is not None:
+            setattr(model, name, new)
+        else:
+            _replace(child, fn)
+
+
+def fast_generator(G: nn.Module, int8: bool = True) -> nn.Module:
+    """A copy of generator ``G`` (eval mode) rewritten for CPU inference (module docstring).
+
+    Args:
+        G: a :class:`~stgan.models.generator.Generator` (or any module built from the same
+            blocks); left unchanged.
+        int8: run the inner convolutions in int8 (needs :func:`int8_available`); False keeps
+            float32 (BatchNorm folding and sub-pixel upsampling only).
+
+    Returns:
+        The rewritten copy, in eval mode and channels-last memory format; call it as ``G``.
+    """
+    fast = copy.deepcopy(G).float().eval().requires_grad_(False)
+    fold_batchnorm_(fast)
+
+    def rewrite(_name, m):
+        if isinstance(m, STU):
+            split = _split_stu(m)
+            if split is not None:
+                _replace(split, rewrite)  # its transform
+                return split
+            return None
+        if is_subpixel_upconv(m):
+            return SubpixelUpconv(m)
+        if isinstance(m, nn.ConvTranspose2d):
+            return _transpose_as_conv(m)
+        return None
+
+    _replace(fast, rewrite)
+    fast = fast.to(memory_format=torch.channels_last)
+    if int8:
+        convs = [m for m in fast.modules() if isinstance(m, nn.Conv2d)]
+        keep = {id(convs[0]), id(convs[-1])} if convs else set()  # image in, image out
+
+        def quantize(_name, m):
+            if isinstance(m, nn.Conv2d) and id(m) not in keep and _plain_conv(m):
+                return Int8Conv2d(m)
+            return None
+
+        _replace(fast, quantize)
+    return fast
