@@ -252,16 +252,20 @@ def _targets_of(mode: _Mode, editor) -> Callable:
     from stgan.editing import flip_targets, slide_targets
 
     names, coding = editor.attr_names, editor.coding
-    if mode.kind == "set":
-        fn = lambda src: [editor.target(src, mode.changes)]  # noqa: E731
-    elif mode.kind == "flip":
+    if mode.kind == "flip":
         check_names([n for n, _ in mode.flips], names, "--flip")
         idx, t_ints = [names.index(n) for n, _ in mode.flips], [t for _, t in mode.flips]
-        fn = lambda src: [flip_targets(src, names, idx, coding, t_ints)[1]]  # noqa: E731
-    else:
+    elif mode.kind == "slide":
         check_names([mode.attr], names, mode.option)
         i = names.index(mode.attr)
-        fn = lambda src: slide_targets(src, i, mode.values, coding)  # noqa: E731
+
+    def fn(src: torch.Tensor) -> list[torch.Tensor]:
+        if mode.kind == "set":
+            return [editor.target(src, mode.changes)]
+        if mode.kind == "flip":
+            return [flip_targets(src, names, idx, coding, t_ints)[1]]
+        return slide_targets(src, i, mode.values, coding)
+
     fn(torch.zeros(1, len(names)))  # --set: refuses conflicting pairs now
     return fn
 
@@ -319,10 +323,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if args.align:
         n_faces = _edit_photos(args, editor, files, targets_of, write)
     else:
-        crop = args.crop or editor.crop
         from stgan.photos import load_images, source_labels
 
-        images = load_images(files, crop, editor.img_size)  # every input read before any output
+        images = load_images(
+            files, args.crop or editor.crop, editor.img_size
+        )  # every input read before any output
         source = source_labels(
             files, editor.attr_names, images, args.source, args.classifier, args.labels
         )
@@ -335,8 +340,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
                     write(k, images[k], [o[k - start] for o in outs])
                 bar(end, len(files))
         n_faces = None
-    print(_summary(mode, paths, out, image.is_file() and len(paths) == 1 and paths[0] == out,
-                   n_faces))  # fmt: skip
+    print(_summary(mode, paths, out, single=paths == [out], n_faces=n_faces))
     return 0
 
 
