@@ -32,9 +32,7 @@ def fast_cfg(*extra):
 # --- config ---------------------------------------------------------------------------------
 def test_paper_recipe_changes_nothing_and_fast_sets_its_switches():
     base = load("tiny", overrides=TINY_SET, recipe="paper")
-    # the paper recipe only adds the official TF1 resize of real photos (docs/data.md)
-    assert base.recipe == "paper" and RECIPES["paper"] == {"data": {"resize": "tf-bicubic"}}
-    assert base.data.resize == "tf-bicubic"
+    assert base.recipe == "paper" and RECIPES["paper"] == {}
     assert base.train.n_critic == 2 and base.train.ema_decay == 0.0  # TINY_SET's, untouched
     assert base.train.bn_eval == "running" and base.model.upsample == "deconv"
     assert base.model.mask is False

@@ -153,11 +153,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 #: Training recipes: overrides of the training procedure, applied over the config file (and
-#: under the preset and ``--set``). ``paper`` is the paper's recipe bit for bit; it only adds
-#: the official TF1 bicubic resize of real photos (docs/data.md; synthetic faces are not
-#: resized). ``fast`` is measured in docs/recipes.md (quality per compute on short runs).
+#: under the preset and ``--set``). ``paper`` changes nothing: the paper's recipe bit for bit.
+#: ``fast`` is measured in docs/recipes.md (quality per compute on short runs).
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {"data": dict(resize="tf-bicubic")},
+    "paper": {},
     "fast": {
         "model": dict(upsample="resize"),
         "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate", w_mask=1.0),
