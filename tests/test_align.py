@@ -176,6 +176,29 @@ def test_paste_back_changes_only_the_face(astronaut, astronaut_faces):
     assert np.abs(out[inner].astype(int) - photo[inner]).mean() > 50
 
 
+def test_paste_back_keeps_the_photos_detail_where_nothing_changes(astronaut):
+    """A 64 px edit pasted into a 3x photo keeps the photo's full-resolution detail where the
+    edit changed nothing, and carries the change where it did."""
+    big = cv2.resize(astronaut[HEAD], None, fx=3, fy=3, interpolation=cv2.INTER_CUBIC)
+    eyes = (ASTRONAUT_EYES - (HEAD[1].start, HEAD[0].start)) * 3 + 1  # pixel centres x3
+    face = A.Face((0, 0, 1, 1), tuple(eyes[0]), tuple(eyes[1]), True)
+    al = A.align(big, face, A.eye_layout(_cfg(size=64)), 64)
+    assert np.array_equal(A.paste_back(big, al, al.face), big)  # no change, no blur
+    edited = al.face.copy()
+    edited[44:52, 24:40] = (200, 30, 30)  # a red bar over the mouth
+    out = A.paste_back(big, al, edited).astype(int)
+    r = _outside_disc(big.shape, al, 64)
+    h, w = big.shape[:2]
+    fx, fy = _apply(al.matrix, np.stack(np.meshgrid(np.arange(w), np.arange(h)), -1)).transpose(
+        2, 0, 1
+    )
+    bar = (fx > 26) & (fx < 38) & (fy > 45) & (fy < 51)
+    far = (r < 0.6) & (np.hypot(fx - 32, fy - 48) > 16)  # in the face, away from the bar
+    # the bar is the edit's flat red: the teeth under it do not show through
+    assert np.abs(out[bar] - (200, 30, 30)).mean() < 6 and out[bar].std(0).max() < 8
+    assert np.abs(out[far] - big[far]).mean() < 1.0
+
+
 def test_paste_back_near_the_photo_border(astronaut):
     photo = np.ascontiguousarray(astronaut[90:250, 215:400])  # the face cut by the border
     eyes = ASTRONAUT_EYES - (215, 90)

@@ -1,14 +1,16 @@
 """Similarity alignment of a face to the model's eye layout, and pasting the edit back.
 
 :func:`align` maps the photo by the similarity transform (rotation, uniform scale,
-translation) that puts the two detected eye centres on the layout's; :func:`paste_back`
-maps the edited square back by the inverse transform and blends it into a copy of the photo
-through :func:`face_mask`, a disc inscribed in the square with a feathered rim. Near the rim
-the edit's low-frequency colour difference to the aligned original is removed (a Gaussian
-blur of ``original - edit`` added back, weighted from 0 at :data:`FIX_FROM` to 1 at
-:data:`FEATHER_FROM` of the radius), so the seam is continuous even when the model shifts
-colours; inside, the edit is kept as it is. Pixels the mask does not reach are copied
-bit for bit.
+translation) that puts the two detected eye centres on the layout's. :func:`paste_back` maps
+the edit's *change* (``edited - aligned.face``) back by the inverse transform and adds it to a
+copy of the photo through :func:`face_mask`, a disc inscribed in the square with a feathered
+rim, so the photo keeps its full-resolution detail wherever the edit changes little; where
+the change is large (over :data:`DETAIL_UNTIL` levels) the model's pixels replace the
+photo's, so nothing of the old face shows through. Near the rim the change's low-frequency
+part is removed (a Gaussian blur of ``original - edit`` added back, weighted from 0 at
+:data:`FIX_FROM` to 1 at :data:`FEATHER_FROM` of the radius), so the seam is continuous even
+when the model shifts colours; inside, the edit is kept as it is. Pixels the mask does not
+reach are copied bit for bit.
 
 Resampling is bicubic; when a map shrinks by more than 1.5× the source is first reduced by
 area averaging (an antialiasing pre-filter) so that the warp itself runs near scale 1.
@@ -26,6 +28,7 @@ from stgan.align.cv import opencv
 FEATHER_FROM = 0.8  # the mask is 1 inside this fraction of the disc's radius, then falls to 0
 FIX_FROM = 0.5  # the colour correction starts at this fraction of the radius ...
 FIX_SIGMA = 1 / 16  # ... and removes differences blurred by this σ (fraction of the side)
+DETAIL_UNTIL = 40.0  # the photo's own detail is kept where the edit changes less (0..255)
 _SHRINK = 2 / 3  # maps that shrink more than this are pre-filtered by area averaging
 
 
@@ -96,7 +99,10 @@ def paste_back(photo: np.ndarray, aligned: Aligned, edited: np.ndarray) -> np.nd
     low = cv2.GaussianBlur(orig - edit, (0, 0), FIX_SIGMA * size, borderType=cv2.BORDER_REFLECT_101)
     j = np.arange(size, dtype=np.float64)
     r = _radius(j[None, :], j[:, None], size)
-    edit += (_smoothstep(FIX_FROM, FEATHER_FROM, r)[..., None] * low).astype(np.float32)
+    delta = edit - orig + (_smoothstep(FIX_FROM, FEATHER_FROM, r)[..., None] * low)  # (S, S, 3)
+    # where the edit changes little, the photo's own detail is kept (weight 1 - change)
+    change = cv2.GaussianBlur(np.abs(delta).mean(-1), (0, 0), 1.0) / DETAIL_UNTIL  # (S, S)
+    keep = np.clip(1.0 - change, 0.0, 1.0)
     # where the disc lands in the photo
     m = aligned.matrix
     back = affine_inverse(m)  # face -> photo
@@ -110,16 +116,22 @@ def paste_back(photo: np.ndarray, aligned: Aligned, edited: np.ndarray) -> np.nd
     if x1 <= x0 or y1 <= y0:
         return out
     to_roi = compose(np.array([[1.0, 0, -x0], [0, 1.0, -y0]]), back)
-    warped = warp(edit, to_roi, x1 - x0, y1 - y0, cv2.BORDER_REPLICATE)  # (h', w', 3)
-    u, v = np.meshgrid(np.arange(x0, x1, dtype=np.float64), np.arange(y0, y1, dtype=np.float64))
-    alpha = _feather(
-        _radius(m[0, 0] * u + m[0, 1] * v + m[0, 2], m[1, 0] * u + m[1, 1] * v + m[1, 2], size)
-    )
-    sel = alpha > 0
-    a = alpha[sel][:, None]
+    roi_w, roi_h, rep = x1 - x0, y1 - y0, cv2.BORDER_REPLICATE
+    orig_keep = warp(np.dstack([orig, keep]).astype(np.float32), to_roi, roi_w, roi_h, rep)
+    delta_up = warp(delta.astype(np.float32), to_roi, roi_w, roi_h, rep)  # (h', w', 3)
+    u = np.arange(x0, x1, dtype=np.float32)[None, :]  # (1, w')
+    v = np.arange(y0, y1, dtype=np.float32)[:, None]  # (h', 1)
+    m32 = m.astype(np.float32)
+    fx, fy = m32[0, 0] * u + m32[0, 1] * v + m32[0, 2], m32[1, 0] * u + m32[1, 1] * v + m32[1, 2]
+    alpha = _feather(_radius(fx, fy, size)).astype(np.float32)[..., None]  # (h', w', 1)
     roi = out[y0:y1, x0:x1]
-    blend = roi[sel] * (1.0 - a) + warped[sel] * a
-    roi[sel] = np.clip(np.rint(blend), 0, 255).astype(np.uint8)
+    photo_px = roi.astype(np.float32)
+    orig_up, keep_up = orig_keep[..., :3], np.clip(orig_keep[..., 3:], 0.0, 1.0)
+    # the edit at full resolution: the photo, plus the edit's change, with the photo's detail
+    # (photo - orig_up) dropped where the change is large
+    full = photo_px + delta_up + (1.0 - keep_up) * (orig_up - photo_px)
+    blend = np.clip(np.rint(photo_px + alpha * (full - photo_px)), 0, 255).astype(np.uint8)
+    np.copyto(roi, blend, where=alpha > 0)  # outside the disc: untouched
     return out
 
 
