@@ -173,3 +173,164 @@ def _time_reading(ds, count, path, data_cfg, img_size, batch_size, num_workers) 
     read = sum(x.shape[0] for x, _ in batches)
     dt = time.perf_counter() - t0
     return InputSpeed(str(data_cfg.dataset), img_size, path, read, read / dt)
+
+
+@dataclass(frozen=True)
+class EditSpeed:
+    """One 128 px (or any size) edit, plain fp32 eager against the fast CPU path, timed in
+    the same run (interleaved), with the fast path's error against fp32."""
+
+    device: str
+    cpu: str  # the processor's model name, as the OS reports it
+    torch: str
+    threads: int  # torch intra-op threads
+    img_size: int
+    params_G: int
+    weights: str  # "random" (Xavier, as built) or "checkpoint"
+    path: str  # Editor.path of the fast editor: "fast int8" | "fast fp32"
+    ms_per_edit_fp32: float  # median over steps: encoder + decoder, uint8 in and out
+    ms_per_edit: float
+    speedup: float  # ms_per_edit_fp32 / ms_per_edit
+    ms_per_extra_edit_fp32: float  # another edit of an already encoded image (decoder only)
+    ms_per_extra_edit: float
+    speedup_extra: float  # ms_per_edit_fp32 / ms_per_extra_edit
+    psnr_db: float  # edited uint8 images of the fast path against fp32's
+    max_abs: int  # largest uint8 difference over those images
+    error_images: int  # synthetic faces × targets the error was measured on
+
+    def row(self) -> str:
+        return (
+            f"| {self.img_size} | {self.threads} | {self.weights} | {self.path} | "
+            f"{self.ms_per_edit_fp32:.1f} | {self.ms_per_edit:.1f} | {self.speedup:.2f}× | "
+            f"{self.ms_per_extra_edit:.1f} | {self.speedup_extra:.2f}× | "
+            f"{self.psnr_db:.1f} dB / {self.max_abs} |"
+        )
+
+    def to_json(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+EDIT_HEADER = (
+    "| px | threads | weights | fast path | fp32 eager ms / edit | fast ms / edit | speedup | "
+    "fast ms / extra edit | speedup | error vs fp32 (PSNR / max) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux /proc/cpuinfo, else :func:`platform.processor`)."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def edit_speed(
+    cfg: Config,
+    G: torch.nn.Module | None = None,
+    attr_names=None,
+    steps: int = 10,
+    warmup: int = 2,
+    error_faces: int = 4,
+) -> EditSpeed:
+    """Time one edit of one synthetic face with the plain fp32 eager Editor and the fast one
+    (``Editor(fast=True)``), interleaved step by step, medians; and another edit of the
+    same, already encoded face (the decoder only: sliders, sweeps, the grid).
+
+    The error is measured on ``error_faces`` other synthetic faces, each reconstructed and
+    edited towards every third attribute flipped, as uint8 images against the fp32 path's.
+
+    Args:
+        cfg: the configuration (the generator is built from ``cfg.model`` when ``G`` is None,
+            with random weights).
+        G: a trained generator, or None.
+        attr_names: its attribute names (default: ``cfg.data.attrs``).
+    """
+    import numpy as np
+
+    from stgan.editing import flip_target
+    from stgan.inference import Editor
+
+    names = tuple(attr_names or cfg.data.attrs)
+    weights = "checkpoint" if G is not None else "random"
+    if G is None:
+        G = build_generator(cfg.model, len(names))
+    plain = Editor(G, cfg, names, "cpu", fast=False)
+    fast = Editor(G, cfg, names, "cpu", fast=True)
+    images, source = _faces(cfg.model.img_size, names, 1 + error_faces)
+    img, src = images[:1], source[:1]
+    changes = {names[0]: 1.0 - float(src[0, 0])}  # flip the first attribute
+    tgt = plain.target(torch.as_tensor(src), changes)
+    enc_plain, enc_fast = plain.encode(img), fast.encode(img)
+    timed = {
+        "fp32": lambda: plain.edit(img, src, changes),
+        "fast": lambda: fast.edit(img, src, changes),
+        "fp32_extra": lambda: plain.decode(enc_plain, src, tgt),
+        "fast_extra": lambda: fast.decode(enc_fast, src, tgt),
+    }
+    ms = {k: [] for k in timed}
+    for i in range(warmup + steps):
+        for k, f in timed.items():
+            t0 = time.perf_counter()
+            f()
+            if i >= warmup:
+                ms[k].append(1000 * (time.perf_counter() - t0))
+    med = {k: float(np.median(v)) for k, v in ms.items()}
+
+    x_err, s_err = images[1:], source[1:]
+    s_t = torch.as_tensor(s_err)
+    targets = [plain.coding.encode(s_t)]
+    targets += [flip_target(s_t, names, i, plain.coding)[1] for i in range(0, len(names), 3)]
+    ref = np.concatenate(plain.edit_codes(x_err, s_err, targets))
+    out = np.concatenate(fast.edit_codes(x_err, s_err, targets))
+    return EditSpeed(
+        device="cpu",
+        cpu=cpu_name(),
+        torch=torch.__version__,
+        threads=torch.get_num_threads(),
+        img_size=cfg.model.img_size,
+        params_G=count_parameters(G),
+        weights=weights,
+        path=fast.path,
+        ms_per_edit_fp32=med["fp32"],
+        ms_per_edit=med["fast"],
+        speedup=med["fp32"] / med["fast"],
+        ms_per_extra_edit_fp32=med["fp32_extra"],
+        ms_per_extra_edit=med["fast_extra"],
+        speedup_extra=med["fp32"] / med["fast_extra"],
+        psnr_db=_psnr_all(ref, out),
+        max_abs=int(np.abs(ref.astype(np.int16) - out).max()),
+        error_images=len(ref),
+    )
+
+
+def _psnr_all(a, b) -> float:
+    """PSNR over all pixels of two uint8 arrays (inf when identical)."""
+    import numpy as np
+
+    mse = float(((a.astype(np.float64) - b) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
+
+
+def _faces(size: int, names, n: int):
+    """``n`` synthetic faces (uint8 (n, S, S, 3)) and 0/1 labels for ``names`` (theirs where
+    the synthetic faces carry the attribute, else a fixed random draw)."""
+    import numpy as np
+
+    from stgan.attributes import DEFAULT_ATTRS
+    from stgan.data.synthetic import SyntheticDataset
+
+    ds = SyntheticDataset(size, range(n), seed=11, attrs=DEFAULT_ATTRS, progress=False)
+    rng = np.random.default_rng(11)
+    cols = [
+        ds.labels[:, DEFAULT_ATTRS.index(a)] if a in DEFAULT_ATTRS else rng.integers(0, 2, n)
+        for a in names
+    ]
+    return ds.images, np.stack(cols, 1).astype(np.float32)

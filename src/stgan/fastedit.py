@@ -46,15 +46,13 @@ ACT_LEVELS = 127  # 7-bit activations (see Int8Conv2d)
 
 
 def int8_available() -> bool:
-    """Whether this PyTorch can run fbgemm int8 convolutions (x86 CPUs with AVX2 or newer)."""
-    engines = torch.backends.quantized.supported_engines
+    """Whether this PyTorch runs oneDNN int8 convolutions fast here: an x86 CPU with AVX2 or
+    newer and a build with oneDNN (mkldnn) and its quantized convolution."""
     capability = torch.backends.cpu.get_cpu_capability()
-    return ("fbgemm" in engines or "x86" in engines) and capability in (
-        "AVX2",
-        "AVX512",
-        "AVX512_BF16",
-        "AVX512_VNNI",
-        "AMX",
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.onednn, "qconv2d_pointwise")
+        and capability.startswith(("AVX2", "AVX512", "AMX"))
     )
 
 

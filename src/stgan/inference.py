@@ -28,7 +28,9 @@ from stgan.editing import flip_target
 from stgan.errors import UserError
 from stgan.fastedit import fast_generator, int8_available
 from stgan.imageio import make_grid, to_float, to_uint8
-from stgan.models import build_generator
+from stgan.models import build_generator, count_parameters
+
+FAST_MIN_PARAMS = 5_000_000  # auto: the fast path from here (celeba128: 75 M; tiny: 1 M)
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,11 @@ class Editor:
         attr_names: the names of its attribute code.
         device: where it runs.
         fast: ``None`` (auto): the fast CPU path (:mod:`stgan.fastedit`: folded BatchNorm,
-            sub-pixel upsampling, int8 convolutions) on a CPU where int8 runs, else the plain
-            one; ``True``: the fast path (float32 where int8 cannot run; CPU only);
-            ``False``: the plain fp32 eager generator, bit for bit as before.
+            sub-pixel upsampling, split STU gates, int8 convolutions) on a CPU where int8
+            runs, for generators of at least ``FAST_MIN_PARAMS`` parameters (smaller ones
+            gain nothing: docs/benchmarks.md), else the plain path; ``True``: the fast path
+            (float32 where int8 cannot run; CPU only); ``False``: the plain fp32 eager
+            generator, bit for bit as before.
 
     Raises:
         UserError: ``fast=True`` on a device other than the CPU.
@@ -72,7 +76,8 @@ class Editor:
         cpu = self.device.type == "cpu"
         if fast and not cpu:
             raise UserError(f"fast editing is for CPUs; on {self.device} leave it off")
-        self.fast = bool(cpu and (fast or (fast is None and int8_available())))
+        auto = int8_available() and count_parameters(self.G) >= FAST_MIN_PARAMS
+        self.fast = bool(cpu and (fast or (fast is None and auto)))
         self.int8 = self.fast and int8_available()
         self._fast_G: torch.nn.Module | None = None  # built on first use
 
