@@ -261,3 +261,39 @@ def test_fast_on_another_device_is_a_user_error():
     with pytest.raises(UserError, match="fast editing is for CPUs"):
         Editor(G, cfg, NAMES, device="meta", fast=True)
     assert not Editor(G, cfg, NAMES, device="meta").fast  # auto: plain off the CPU
+
+
+# --- stgan bench --edit (runs the bench; asserts no time) -----------------------------------
+def test_bench_edit_json_reports_both_paths_and_the_error(capsys):
+    import json
+
+    from stgan.cli import main
+
+    sets = "--set model.enc_dim=4 --set model.dec_dim=4"
+    assert main(f"bench --edit --json --config tiny {sets} --steps 1 --warmup 0".split()) == 0
+    r = json.loads(capsys.readouterr().out)
+    for key in ("ms_per_edit_fp32", "ms_per_edit", "speedup", "ms_per_extra_edit"):
+        assert r[key] > 0, key
+    assert r["device"] == "cpu" and r["torch"] == torch.__version__ and r["threads"] >= 1
+    assert r["path"] == ("fast int8" if int8_available() else "fast fp32")
+    assert r["weights"] == "random" and r["img_size"] == 32
+    assert r["error_images"] == 4 * (1 + 5)  # 4 faces × (reconstruction + 5 of 13 flips)
+    if int8_available():
+        assert MIN_PSNR_DB <= r["psnr_db"] < 200 and 0 < r["max_abs"] <= MAX_ABS
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ("bench --edit --data synthetic", "leave out --data"),
+        ("bench --edit --device cuda", "leave out --device"),
+        ("bench --json", "go with --edit"),
+        ("bench --edit --checkpoint missing-run", "does not exist"),
+    ],
+)
+def test_bench_edit_bad_input_is_one_line(argv, message, capsys):
+    from stgan.cli import main
+
+    assert main(argv.split()) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

@@ -194,6 +194,9 @@ class EditSpeed:
     ms_per_extra_edit_fp32: float  # another edit of an already encoded image (decoder only)
     ms_per_extra_edit: float
     speedup_extra: float  # ms_per_edit_fp32 / ms_per_extra_edit
+    cpu_ms_per_edit_fp32: float  # process CPU time per edit (all threads, spin-waits too)
+    cpu_ms_per_edit: float  # with 1 thread: the work itself, robust to other busy processes
+    cpu_ms_per_extra_edit: float
     psnr_db: float  # edited uint8 images of the fast path against fp32's
     max_abs: int  # largest uint8 difference over those images
     error_images: int  # synthetic faces × targets the error was measured on
@@ -203,7 +206,8 @@ class EditSpeed:
             f"| {self.img_size} | {self.threads} | {self.weights} | {self.path} | "
             f"{self.ms_per_edit_fp32:.1f} | {self.ms_per_edit:.1f} | {self.speedup:.2f}× | "
             f"{self.ms_per_extra_edit:.1f} | {self.speedup_extra:.2f}× | "
-            f"{self.psnr_db:.1f} dB / {self.max_abs} |"
+            f"{self.cpu_ms_per_edit_fp32:.0f} / {self.cpu_ms_per_edit:.0f} / "
+            f"{self.cpu_ms_per_extra_edit:.0f} | {self.psnr_db:.1f} dB / {self.max_abs} |"
         )
 
     def to_json(self) -> dict:
@@ -214,8 +218,8 @@ class EditSpeed:
 
 EDIT_HEADER = (
     "| px | threads | weights | fast path | fp32 eager ms / edit | fast ms / edit | speedup | "
-    "fast ms / extra edit | speedup | error vs fp32 (PSNR / max) |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "fast ms / extra edit | speedup | CPU ms: fp32 / fast / extra | "
+    "error vs fp32 (PSNR / max) |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -241,8 +245,9 @@ def edit_speed(
     error_faces: int = 4,
 ) -> EditSpeed:
     """Time one edit of one synthetic face with the plain fp32 eager Editor and the fast one
-    (``Editor(fast=True)``), interleaved step by step, medians; and another edit of the
-    same, already encoded face (the decoder only: sliders, sweeps, the grid).
+    (``Editor(fast=True)``), interleaved step by step, medians of wall-clock and of process
+    CPU time; and another edit of the same, already encoded face (the decoder only:
+    sliders, sweeps, the grid).
 
     The error is measured on ``error_faces`` other synthetic faces, each reconstructed and
     edited towards every third attribute flipped, as uint8 images against the fp32 path's.
@@ -276,13 +281,16 @@ def edit_speed(
         "fast_extra": lambda: fast.decode(enc_fast, src, tgt),
     }
     ms = {k: [] for k in timed}
+    cpu_ms = {k: [] for k in timed}
     for i in range(warmup + steps):
         for k, f in timed.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             f()
             if i >= warmup:
                 ms[k].append(1000 * (time.perf_counter() - t0))
+                cpu_ms[k].append(1000 * (time.process_time() - c0))
     med = {k: float(np.median(v)) for k, v in ms.items()}
+    cpu = {k: float(np.median(v)) for k, v in cpu_ms.items()}
 
     x_err, s_err = images[1:], source[1:]
     s_t = torch.as_tensor(s_err)
@@ -305,6 +313,9 @@ def edit_speed(
         ms_per_extra_edit_fp32=med["fp32_extra"],
         ms_per_extra_edit=med["fast_extra"],
         speedup_extra=med["fp32"] / med["fast_extra"],
+        cpu_ms_per_edit_fp32=cpu["fp32"],
+        cpu_ms_per_edit=cpu["fast"],
+        cpu_ms_per_extra_edit=cpu["fast_extra"],
         psnr_db=_psnr_all(ref, out),
         max_abs=int(np.abs(ref.astype(np.int16) - out).max()),
         error_images=len(ref),
