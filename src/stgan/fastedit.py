@@ -15,13 +15,16 @@ its leaf layers change:
    (exact in real arithmetic; the resize form does 2.25× fewer multiply-adds than the
    convolution on the upsampled map). A stride-1 transposed convolution is a convolution
    with the kernel flipped.
-3. **int8 convolutions** (``int8=True``): every convolution but the first and the last
-   (the image in, the image out) runs as PyTorch's fbgemm ``quantized::conv2d_dynamic``:
-   weights per output channel, symmetric int8; activations quantised per call from their own
-   min/max, image by image (7-bit, ``reduce_range``: AVX2's ``vpmaddubsw`` would saturate
-   on 8 bits), so there is no calibration and no data set, and an image's edit does not
-   depend on the other images of its batch; the output is float. Sigmoid, tanh, the STU
-   products and the tiled code stay float.
+3. **STU gates split by input** (:class:`SplitSTU`): ``W * [f, ŝ] = W_f * f + W_ŝ * ŝ``;
+   the feature halves of the three gates depend only on the encoder feature and are
+   computed once per encoded image, so another edit of the same image skips them.
+4. **int8 convolutions** (``int8=True``, :class:`Int8Conv2d`): every convolution but the
+   first and the last (the image in, the image out) runs as oneDNN's int8 convolution with a
+   float32 output: weights per output channel, symmetric int8; activations quantised per
+   call and per image from their own range (7-bit: AVX2 multiplies u8·s8 pairs into
+   saturating 16-bit sums), so there is no calibration and no data set, and an image's edit
+   does not depend on the other images of its batch. Sigmoid, tanh, the STU products and the
+   tiled code stay float.
 
 Layers of other forms (InstanceNorm, dilated or grouped convolutions) are kept as they are.
 The error of the result against the fp32 eager generator is measured by ``stgan bench
@@ -311,7 +314,8 @@ def fold_batchnorm_(model: nn.Module) -> None:
 
 
 def _replace(model: nn.Module, fn) -> None:
-    """Replace each module ``m`` (children before parents) by ``fn(name, m)`` unless None."""
+    """Replace each submodule ``m`` by ``fn(name, m)``, outermost first; where ``fn`` returns
+    None, look inside ``m``."""
     for name, child in list(model.named_children()):
         new = fn(name, child)
         if new is not None:
@@ -323,11 +327,14 @@ def _replace(model: nn.Module, fn) -> None:
 def fast_generator(G: nn.Module, int8: bool = True) -> nn.Module:
     """A copy of generator ``G`` (eval mode) rewritten for CPU inference (module docstring).
 
+    The first and the last convolution (in registration order: the encoder's first layer,
+    the decoder's last) stay float.
+
     Args:
         G: a :class:`~stgan.models.generator.Generator` (or any module built from the same
             blocks); left unchanged.
         int8: run the inner convolutions in int8 (needs :func:`int8_available`); False keeps
-            float32 (BatchNorm folding and sub-pixel upsampling only).
+            float32 (BatchNorm folding, sub-pixel upsampling and split STU gates only).
 
     Returns:
         The rewritten copy, in eval mode and channels-last memory format; call it as ``G``.
