@@ -61,12 +61,10 @@ def int8_available() -> bool:
 
 def _phase_taps(w: Tensor, a: int, dim: int, resize: bool) -> Tensor:
     """The 2 taps along ``dim`` of phase ``a`` (resize: a 3-tap kernel; deconv: 4 taps)."""
-    t = [w.select(dim, k) for k in range(w.shape[dim])]
-    if resize:
-        pair = (t[0], t[1] + t[2]) if a == 0 else (t[0] + t[1], t[2])
-    else:
-        pair = tuple(t[k] for k in DECONV_TAPS[a])
-    return torch.stack(pair, dim)
+    if not resize:
+        return w.index_select(dim, torch.tensor(DECONV_TAPS[a]))
+    t = [w.narrow(dim, k, 1) for k in range(3)]
+    return torch.cat((t[0], t[1] + t[2]) if a == 0 else (t[0] + t[1], t[2]), dim)
 
 
 class SubpixelUpconv(nn.Module):
@@ -82,16 +80,14 @@ class SubpixelUpconv(nn.Module):
         resize = isinstance(up, nn.Sequential)
         conv = up[-1] if resize else up
         # (C_out, C_in, k, k) in cross-correlation form
-        w = conv.weight.detach() if resize else conv.weight.detach().transpose(0, 1)
+        w = conv.weight.detach() if resize else conv.weight.detach().transpose(0, 1).contiguous()
         phases = [
             _phase_taps(_phase_taps(w, a, 2, resize), b, 3, resize) for a in (0, 1) for b in (0, 1)
         ]
         c_out = w.shape[0]
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c_out)
         self.c_out = c_out
-        self.conv = nn.Conv2d(w.shape[1], 4 * c_out, 2)
-        self.conv.weight = nn.Parameter(torch.cat(phases, 0).contiguous(), requires_grad=False)
-        self.conv.bias = nn.Parameter(bias.repeat(4), requires_grad=False)
+        self.conv = _conv(torch.cat(phases, 0), bias.repeat(4), 0)
 
     def forward(self, x: Tensor) -> Tensor:
         B, _, H, W = x.shape
@@ -105,6 +101,17 @@ class SubpixelUpconv(nn.Module):
                 k = 2 * a + b
                 out[:, :, a::2, b::2] = y[:, k * c : (k + 1) * c, a : a + H, b : b + W]
         return out
+
+
+def _conv(weight: Tensor, bias: Tensor | None, padding) -> nn.Conv2d:
+    """A stride-1 ``nn.Conv2d`` holding ``weight`` (C_out, C_in, kh, kw) and ``bias`` (built
+    on the meta device first: no random initialisation to throw away)."""
+    c_out, c_in, kh, kw = weight.shape
+    conv = nn.Conv2d(c_in, c_out, (kh, kw), padding=padding, bias=bias is not None, device="meta")
+    conv.weight = nn.Parameter(weight.contiguous(), requires_grad=False)
+    if bias is not None:
+        conv.bias = nn.Parameter(bias, requires_grad=False)
+    return conv
 
 
 def is_subpixel_upconv(m: nn.Module) -> bool:
@@ -156,11 +163,9 @@ def _transpose_as_conv(t: nn.ConvTranspose2d) -> nn.Conv2d | None:
         return None
     if any(pi > ki - 1 for pi, ki in zip(p, k, strict=True)):
         return None
-    conv = nn.Conv2d(t.in_channels, t.out_channels, k, padding=(k[0] - 1 - p[0], k[1] - 1 - p[1]))
-    conv.weight = nn.Parameter(t.weight.detach().flip(2, 3).transpose(0, 1).contiguous())
-    bias = t.bias.detach() if t.bias is not None else torch.zeros(t.out_channels)
-    conv.bias = nn.Parameter(bias.clone())
-    return conv
+    w = t.weight.detach().flip(2, 3).transpose(0, 1)
+    bias = t.bias.detach().clone() if t.bias is not None else None
+    return _conv(w, bias, [k[0] - 1 - p[0], k[1] - 1 - p[1]])
 
 
 class Int8Conv2d(nn.Module):
@@ -183,7 +188,8 @@ class Int8Conv2d(nn.Module):
         super().__init__()
         w = conv.weight.detach().float()
         w_scale = w.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127  # (C_out,)
-        w_int = torch.round(w / w_scale[:, None, None, None]).clamp(-127, 127).to(torch.int8)
+        w_int = (w * (1.0 / w_scale)[:, None, None, None]).round_().clamp_(-127, 127)
+        w_int = w_int.to(torch.int8)
         self.stride = list(conv.stride)
         ph, pw = _padding(conv)
         self.pad = (pw, pw, ph, ph)  # applied in float, before the shift
@@ -231,16 +237,12 @@ class SplitSTU(nn.Module):
         self.transform = transform
         c = gates[0].out_channels
         c_f = gates[0].in_channels - c
-        k, pad = gates[0].kernel_size, _padding(gates[0])
+        pad = _padding(gates[0])
         w = [g.weight.detach() for g in gates]  # W_r, W_z, W_h: (C, C_f + C, k, k)
         b = [g.bias.detach() if g.bias is not None else torch.zeros(c) for g in gates]
-        self.feat_conv = nn.Conv2d(c_f, 3 * c, k, padding=pad)
-        self.feat_conv.weight = nn.Parameter(torch.cat([wi[:, :c_f] for wi in w]))
-        self.feat_conv.bias = nn.Parameter(torch.cat(b))
-        self.state_conv = nn.Conv2d(c, 2 * c, k, padding=pad, bias=False)
-        self.state_conv.weight = nn.Parameter(torch.cat([w[0][:, c_f:], w[1][:, c_f:]]))
-        self.hidden_conv = nn.Conv2d(c, c, k, padding=pad, bias=False)
-        self.hidden_conv.weight = nn.Parameter(w[2][:, c_f:].contiguous())
+        self.feat_conv = _conv(torch.cat([wi[:, :c_f] for wi in w]), torch.cat(b), pad)
+        self.state_conv = _conv(torch.cat([w[0][:, c_f:], w[1][:, c_f:]]), None, pad)
+        self.hidden_conv = _conv(w[2][:, c_f:], None, pad)
         # feature tensor -> its three projections, kept while the feature lives (an Encoded)
         self._memo: WeakIdKeyDictionary = WeakIdKeyDictionary()
 
@@ -282,9 +284,8 @@ def _split_stu(stu: nn.Module) -> SplitSTU | None:
 
 
 def _fold(conv: nn.Module, bn: nn.BatchNorm2d) -> nn.Module:
-    """``conv`` followed by eval-mode ``bn`` as one layer (a copy)."""
+    """``conv`` followed by eval-mode ``bn`` as one layer (``conv`` changed in place)."""
     s = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach()
-    conv = copy.deepcopy(conv)
     inner = conv[-1] if isinstance(conv, nn.Sequential) else conv  # resize: [Upsample, Conv]
     w = inner.weight.detach()
     shape = (1, -1, 1, 1) if isinstance(inner, nn.ConvTranspose2d) else (-1, 1, 1, 1)
