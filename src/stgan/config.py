@@ -159,7 +159,21 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {},
     "fast": {
         "model": dict(upsample="resize"),
-        "train": dict(n_critic=1, ema_decay=0.99, bn_eval="recalibrate", w_mask=1.0),
+        "train": dict(
+            n_critic=1,
+            ema_decay=0.99,
+            bn_eval="recalibrate",
+            w_mask=1.0,
+            # StyleGAN2 / StarGAN v2: non-saturating loss, lazy R1 on real images (every 4th
+            # critic step, ×4), Adam betas (0, 0.99): 68.2 % vs 41.2 % accuracy on the real
+            # 64 px subset at 720 CPU s (docs/recipes.md)
+            adv_loss="nsgan",
+            penalty="r1",
+            w_gp=0.5,
+            penalty_every=4,
+            beta1=0.0,
+            beta2=0.99,
+        ),
     },
 }
 
