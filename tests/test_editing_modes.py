@@ -80,4 +80,3 @@ def test_flip_targets_order_matters_and_t_ints_scale_the_listed_attributes():
     assert torch.allclose(enc, torch.tensor([[-1.0, 1.5, -0.5, -0.5, -0.5]]))
     with pytest.raises(ValueError, match="t_ints"):
         flip_targets(src, NAMES, [bald], coding, t_ints=[1.0, 2.0])
-

@@ -154,19 +154,14 @@ def preservation_error(
     Returns:
         (n, n) float64 matrix with a NaN diagonal.
     """
-    src = np.asarray(pred_src) > 0.5  # (B, n)
-    pred = np.asarray(pred_edit) > 0.5  # (n, B, n)
-    n = pred.shape[0]
-    if pred.ndim != 3 or src.shape != pred.shape[1:] or pred.shape[2] != n:
-        raise ValueError(f"expected pred_src (B, n) and pred_edit (n, B, n), got "
-                         f"{src.shape} and {pred.shape}")  # fmt: skip
+    src, pred = _binary_tables(pred_src, pred_edit, "pred_src")
     changed = pred != src[None]  # (n, B, n)
     if target is None:
         m = changed.mean(axis=1, dtype=np.float64)  # (n, n)
     else:
         tgt = np.asarray(target) > 0.5
         _check_edit_shapes(pred, tgt)
-        idx = np.arange(n)
+        idx = np.arange(pred.shape[0])
         label_src = ~tgt[idx, :, idx].T  # (B, n): edit j flips j, so source = not target
         counted = tgt == label_src[None]  # (n, B, n): attribute meant to stay as it was
         counts = counted.sum(axis=1)  # (n, n)
@@ -198,15 +193,23 @@ def preservation_error_official(label_src: np.ndarray, pred_edit: np.ndarray) ->
         ``i`` is edited; the diagonal is NaN (the official code zeroes it and divides by
         ``n - 1``: the same row means).
     """
-    gt = np.asarray(label_src) > 0.5  # (B, n)
-    pred = np.asarray(pred_edit) > 0.5  # (n, B, n)
-    n = pred.shape[0]
-    if pred.ndim != 3 or gt.shape != pred.shape[1:] or pred.shape[2] != n:
-        raise ValueError(f"expected label_src (B, n) and pred_edit (n, B, n), got "
-                         f"{gt.shape} and {pred.shape}")  # fmt: skip
+    gt, pred = _binary_tables(label_src, pred_edit, "label_src")
     m = (pred != gt[None]).mean(axis=1, dtype=np.float64)  # (n, n)
     np.fill_diagonal(m, np.nan)
     return m
+
+
+def _binary_tables(
+    per_image: np.ndarray, pred_edit: np.ndarray, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``per_image`` (B, n) and ``pred_edit`` (n, B, n) thresholded at 0.5, shapes checked."""
+    first = np.asarray(per_image) > 0.5
+    pred = np.asarray(pred_edit) > 0.5
+    n = pred.shape[0] if pred.ndim else 0
+    if pred.ndim != 3 or first.shape != pred.shape[1:] or pred.shape[2] != n:
+        raise ValueError(f"expected {name} (B, n) and pred_edit (n, B, n), got "
+                         f"{first.shape} and {pred.shape}")  # fmt: skip
+    return first, pred
 
 
 def preservation_mean(m: np.ndarray) -> float:

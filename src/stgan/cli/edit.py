@@ -178,15 +178,8 @@ def register(sub) -> None:
     s.set_defaults(func=cmd_sample)
 
 
-def _slide_n(text: str) -> int:
-    """argparse type: the number of values of a slide, an integer ≥ 2."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 2, got {text!r}") from None
-    if v < 2:
-        raise argparse.ArgumentTypeError(f"a slide needs at least 2 values, got {v}")
-    return v
+#: argparse type: the number of values of a slide, an integer ≥ 2.
+_slide_n = options.int_at_least(2, "a slide needs at least 2 values")
 
 
 @dataclass(frozen=True)

@@ -66,15 +66,23 @@ def add_crop(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--crop", choices=CROPS, help=help)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (``--max-steps 0`` is an error before any work)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
-    return v
+def int_at_least(low: int, too_small: str | None = None):
+    """argparse type: an integer ≥ ``low``; ``too_small`` says what a smaller one lacks."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer ≥ {low}, got {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"{too_small or f'must be ≥ {low}'}, got {v}")
+        return v
+
+    return parse
+
+
+#: argparse type: an integer ≥ 1 (``--max-steps 0`` is an error before any work).
+positive_int = int_at_least(1)
 
 
 def positive_float(text: str) -> float:
