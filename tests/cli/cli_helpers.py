@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from stgan.cli import main
 
@@ -21,3 +22,13 @@ def stgan(command: str) -> int:
 
 def first_face(faces):
     return sorted((faces / "img_align_celeba").iterdir())[0]
+
+
+def tree(*roots: Path) -> dict[str, tuple[bool, int, int]]:
+    """Every path under ``roots`` with (is a file, size, mtime): any write shows up."""
+    out = {}
+    for root in roots:
+        for p in [root, *root.rglob("*")]:
+            st = p.stat()
+            out[str(p)] = (p.is_file(), st.st_size, st.st_mtime_ns)
+    return out

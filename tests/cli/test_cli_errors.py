@@ -8,20 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import FAST, first_face
+from cli_helpers import FAST, first_face, tree
 from PIL import Image
 
 from stgan.cli import main
-
-
-def tree(*roots: Path) -> dict[str, tuple[bool, int, int]]:
-    """Every path under ``roots`` with (is a file, size, mtime): any write shows up."""
-    out = {}
-    for root in roots:
-        for p in [root, *root.rglob("*")]:
-            st = p.stat()
-            out[str(p)] = (p.is_file(), st.st_size, st.st_mtime_ns)
-    return out
 
 
 @pytest.fixture

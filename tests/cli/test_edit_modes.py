@@ -13,23 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from cli_helpers import first_face, stgan
+from cli_helpers import first_face, stgan, tree
 from PIL import Image
 
 from stgan.cli import main
 
 PAD, S = 2, 32  # the strip's padding and the tiny run's image size
 SOURCE = "--source Male=1,Black_Hair=1"
-
-
-def tree(*roots: Path) -> dict[str, tuple[bool, int, int]]:
-    """Every path under ``roots`` with (is a file, size, mtime): any write shows up."""
-    out = {}
-    for root in roots:
-        for p in [root, *root.rglob("*")]:
-            st = p.stat()
-            out[str(p)] = (p.is_file(), st.st_size, st.st_mtime_ns)
-    return out
 
 
 def fails(capsys, argv: str, message: str, *watched: Path) -> None:
