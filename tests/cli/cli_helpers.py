@@ -32,3 +32,16 @@ def tree(*roots: Path) -> dict[str, tuple[bool, int, int]]:
             st = p.stat()
             out[str(p)] = (p.is_file(), st.st_size, st.st_mtime_ns)
     return out
+
+
+def fails(capsys, argv: str, message: str, *watched: Path) -> None:
+    """Exit 2, one line on stderr naming ``message`` (no traceback), nothing written under
+    ``watched``."""
+    before = tree(*watched)
+    code = main(shlex.split(argv))
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("stgan"), err
+    assert "Traceback" not in err
+    assert message in err, err
+    assert tree(*watched) == before, "something was written"

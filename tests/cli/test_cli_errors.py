@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_helpers import FAST, first_face, tree
+from cli_helpers import FAST, fails, first_face
 from PIL import Image
 
 from stgan.cli import main
@@ -25,17 +25,6 @@ def work(run, tmp_path):
     (tmp_path / "folder.png").mkdir()  # a folder with an image's name
     (tmp_path / "exists.png").write_bytes((tmp_path / "photo.png").read_bytes())
     return tmp_path, out, faces
-
-
-def fails(capsys, argv: str, message: str, *watched: Path) -> None:
-    before = tree(*watched)
-    code = main(shlex.split(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("stgan"), err
-    assert "Traceback" not in err
-    assert message in err, err
-    assert tree(*watched) == before, "something was written"
 
 
 def edit(out: Path, image: Path, extra: str = "") -> str:

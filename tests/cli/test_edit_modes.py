@@ -6,31 +6,17 @@ be, another strength) or writes another layout."""
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from cli_helpers import first_face, stgan, tree
+from cli_helpers import fails, first_face, stgan
 from PIL import Image
-
-from stgan.cli import main
 
 PAD, S = 2, 32  # the strip's padding and the tiny run's image size
 SOURCE = "--source Male=1,Black_Hair=1"
-
-
-def fails(capsys, argv: str, message: str, *watched: Path) -> None:
-    """Exit 2, one line on stderr naming ``message``, nothing written under ``watched``."""
-    before = tree(*watched)
-    code = main(shlex.split(argv))
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("stgan"), err
-    assert message in err, err
-    assert tree(*watched) == before, "something was written"
 
 
 def read(path: Path) -> np.ndarray:

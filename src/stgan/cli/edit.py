@@ -325,7 +325,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
             files, editor.attr_names, images, args.source, args.classifier, args.labels
         )
         with Bar("edit", "image", enabled=not args.quiet) as bar:
-            bar(0, len(files))  # start the clock before the first batch
             for start in range(0, len(files), args.batch_size):
                 end = min(start + args.batch_size, len(files))
                 src = torch.as_tensor(source[start:end])
@@ -351,7 +350,6 @@ def _edit_photos(args, editor, files: Sequence[Path], targets_of, write) -> int:
     eyes = eye_layout(editor.cfg)
     per_photo, notes = [], []
     with Bar("find faces", "photo", enabled=not args.quiet) as bar:
-        bar(0, len(files))
         for i, f in enumerate(files):
             photo = read_photo(f)
             faces = detect_faces(photo)
@@ -376,7 +374,6 @@ def _edit_photos(args, editor, files: Sequence[Path], targets_of, write) -> int:
     source = source_labels(owners, editor.attr_names, crops, args.source, args.classifier)
     first = 0
     with Bar("edit", "photo", enabled=not args.quiet) as bar:
-        bar(0, len(files))
         for i, (f, faces) in enumerate(zip(files, per_photo, strict=True)):
             last = first + len(faces)
             src = torch.as_tensor(source[first:last])
