@@ -118,6 +118,8 @@ class TrainConfig:
     w_mask: float = 0.0  # weight of the mask's mean (sparsity) in L_G (model.mask only)
     flip_share: float = 0.0  # share of training targets that flip one random attribute
     #   (0 = the paper: every target a permuted label row; attributes.training_targets)
+    sync_bn: bool = False  # torchrun: G's BatchNorm over the global batch, not per process
+    #   (docs/distributed.md; one process: no effect)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ seeded with ``(seed, e)``; the last incomplete batch is dropped. The stream can 
 global batch index, so a resumed run sees exactly the batches an uninterrupted run would.
 STGAN draws a fresh batch for every D step and every G step (reference §4).
 
+Several processes (:mod:`stgan.distributed`) share each global batch: every rank draws the
+same permutation and takes its contiguous slice (rank ``r`` of ``N``: rows ``r·B/N`` to
+``(r+1)·B/N``), so together they consume exactly the batches of one process at batch ``B``,
+and a resumed run (``start``) too.
+
 A :class:`~stgan.errors.UserError` raised while reading an item (a corrupt image) reaches the
 caller as the same one-line UserError, also from a worker process (:class:`UserErrorLoader`).
 """
@@ -22,11 +27,19 @@ from stgan.errors import UserError
 
 
 class EpochOrderSampler:
-    """Yields index lists (batches) from global batch ``start`` on, forever."""
+    """Yields index lists (batches) from global batch ``start`` on, forever; with
+    ``world_size`` > 1, rank ``rank``'s contiguous share of each global batch."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int = 0):
+    def __init__(
+        self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0,
+        world_size: int = 1,
+    ):  # fmt: skip
+        if batch_size % world_size or not 0 <= rank < world_size:
+            raise ValueError(f"batch {batch_size} cannot be shared by rank {rank}/{world_size}")
         self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
         self.per_epoch = n // batch_size
+        self.shard = batch_size // world_size
+        self.offset = rank * self.shard
 
     def order(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
@@ -38,7 +51,8 @@ class EpochOrderSampler:
             e, pos = divmod(k, self.per_epoch)
             if e != epoch:
                 epoch, perm = e, self.order(e)
-            yield perm[pos * self.batch_size : (pos + 1) * self.batch_size].tolist()
+            first = pos * self.batch_size + self.offset
+            yield perm[first : first + self.shard].tolist()
             k += 1
 
 
@@ -106,8 +120,12 @@ def batch_stream(
     start: int = 0,
     num_workers: int = 0,
     pin_memory: bool = False,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> Iterator:
-    """Iterator over ``(images, labels)`` batches from global batch index ``start`` on.
+    """Iterator over ``(images, labels)`` batches from global batch index ``start`` on;
+    ``batch_size`` is the global batch, of which rank ``rank`` of ``world_size`` gets its
+    contiguous ``batch_size // world_size`` rows.
 
     Images are float32 (B, 3, S, S) in [-1, 1] from a DataLoader, or, when the dataset holds
     all its images in one uint8 array (synthetic faces, the decoded cache) and no worker
@@ -119,13 +137,18 @@ def batch_stream(
             f"the training set has {n} images, fewer than train.batch_size="
             f"{batch_size}; lower train.batch_size or add images"
         )
+    if batch_size % world_size:
+        raise UserError(
+            f"train.batch_size={batch_size} (the global batch) is not divisible by the "
+            f"{world_size} processes; use a multiple of {world_size}"
+        )
+    sampler = EpochOrderSampler(n, batch_size, seed, start, rank, world_size)
     array = getattr(dataset, "uint8_array", lambda: None)()
     if array is not None and num_workers == 0:
-        sampler = EpochOrderSampler(n, batch_size, seed, start)
         return _array_batches(array, dataset.labels, sampler)  # type: ignore[attr-defined]
     loader = UserErrorLoader(
         dataset,
-        batch_sampler=EpochOrderSampler(n, batch_size, seed, start),
+        batch_sampler=sampler,
         num_workers=num_workers,
         pin_memory=pin_memory,
         prefetch_factor=4 if num_workers > 0 else None,
