@@ -206,14 +206,17 @@ def flip_one(labels01: torch.Tensor, conflict: torch.Tensor) -> torch.Tensor:
 
 
 def training_targets(
-    labels01: torch.Tensor, flip_share: float = 0.0, conflict: torch.Tensor | None = None
+    labels01: torch.Tensor,
+    flip_share: float = 0.0,
+    conflict: torch.Tensor | None = None,
+    capture_safe: bool = False,
 ) -> torch.Tensor:
     """Training targets: the batch's label rows permuted (reference §4), and with
     ``flip_share`` > 0 (not the paper: ``train.flip_share``) that share of the rows, drawn
     at random, replaced by :func:`flip_one` of the row's own labels — every attribute, rare
     ones (Bald, Mustache) included, is then asked for as often as any other. ``flip_share``
-    0 draws exactly what :func:`permute_targets` draws."""
-    targets = permute_targets(labels01)
+    0 draws exactly what :func:`permute_targets` draws (``capture_safe``: see there)."""
+    targets = permute_targets(labels01, capture_safe)
     if flip_share <= 0:
         return targets
     if conflict is None:
@@ -223,11 +226,16 @@ def training_targets(
     return torch.where(rows, flipped, targets)
 
 
-def permute_targets(labels01: torch.Tensor) -> torch.Tensor:
+def permute_targets(labels01: torch.Tensor, capture_safe: bool = False) -> torch.Tensor:
     """Training targets: a random permutation of the batch's own label rows (reference §4).
 
     Drawn from the global torch RNG on the labels' device, so that checkpoints that save the
-    RNG states resume exactly.
+    RNG states resume exactly. ``capture_safe`` draws it as ``argsort(rand(B))`` (uniform
+    too; ``randperm`` cannot be captured in a CUDA graph): the training fast path's graphs.
     """
-    perm = torch.randperm(labels01.shape[0], device=labels01.device)
+    B = labels01.shape[0]
+    if capture_safe:
+        perm = torch.rand(B, device=labels01.device).argsort()
+    else:
+        perm = torch.randperm(B, device=labels01.device)
     return labels01[perm]

@@ -73,8 +73,9 @@ def make_payload(
 
 
 def cpu_state(state: dict) -> dict:
-    """A state dict with every tensor detached and on the CPU."""
-    return {k: v.detach().cpu() if torch.is_tensor(v) else v for k, v in state.items()}
+    """A state dict with every tensor detached, on the CPU and contiguous (a channels-last
+    training run's weights are stored in the usual layout)."""
+    return {k: v.detach().cpu().contiguous() if torch.is_tensor(v) else v for k, v in state.items()}
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:

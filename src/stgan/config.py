@@ -120,6 +120,13 @@ class TrainConfig:
     #   (0 = the paper: every target a permuted label row; attributes.training_targets)
     sync_bn: bool = False  # torchrun: G's BatchNorm over the global batch, not per process
     #   (docs/distributed.md; one process: no effect)
+    # --- the fast path: how an iteration runs on the device, not what it computes
+    #   (stgan.fastpath; auto = on for CUDA, off elsewhere: the plain fp32 eager path) ---
+    amp: str = "auto"  # auto | bf16 | off: bf16 autocast of the forward passes
+    channels_last: str = "auto"  # auto | on | off: NHWC weights and activations
+    adam: str = "auto"  # auto (fused on CUDA, else default) | default (torch's) | foreach | fused
+    cuda_graph: str = "auto"  # auto | on | off: whole iterations replayed from CUDA graphs
+    compile: bool = False  # torch.compile the iteration (opt-in; measured slower in issue 7)
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,10 @@ _CHOICES = {
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
+    ("train", "amp"): ("auto", "bf16", "off"),
+    ("train", "channels_last"): ("auto", "on", "off"),
+    ("train", "adam"): ("auto", "default", "foreach", "fused"),
+    ("train", "cuda_graph"): ("auto", "on", "off"),
 }
 
 SHIPPED = ("celeba128", "tiny")

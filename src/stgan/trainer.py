@@ -9,7 +9,9 @@
             L_G = −E D(G(x, Δ)) + 10·BCE(D_att(G(x, Δ)), a_t) + 100·‖x − G(x, 0)‖₁
 
 Steps stay on the device: losses are tensors, and the host reads them only every
-``log_every`` iterations, so a whole iteration can later be captured on a GPU.
+``log_every`` iterations. One G iteration is one function, :meth:`Trainer.iteration`, run
+eagerly or captured whole in a CUDA graph and replayed; bf16 autocast, channels-last and
+fused Adam are switches of the same code (``train.amp`` …, :mod:`stgan.fastpath`).
 
 The ``fast`` recipe (docs/recipes.md) changes only switches of this algorithm, each a config
 field whose default is the paper: the adversarial loss (``adv_loss``), the penalty (WGAN-GP on
@@ -31,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from stgan import checkpoint, ema, losses
+from stgan import checkpoint, ema, fastpath, losses
 from stgan.attributes import Coding, conflict_matrix, training_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
@@ -53,17 +55,19 @@ class Trainer:
 
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, attr_names, device):
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
+        self.fast = fastpath.resolve(cfg.train, device)  # how iterations run, not what
+        self.fast.prepare(self.G), self.fast.prepare(self.D)
         self.attr_names = tuple(attr_names)
         self.coding = Coding.from_config(cfg)
         self.conflict = conflict_matrix(self.attr_names).to(device)
         t = cfg.train
-        self.opt_G = torch.optim.Adam(G.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
-        self.opt_D = torch.optim.Adam(
-            D.parameters(), lr=t.lr * t.lr_d_scale, betas=(t.beta1, t.beta2)
-        )
+        self.opt_G = self.fast.adam_for(G.parameters(), t.lr, (t.beta1, t.beta2))
+        self.opt_D = self.fast.adam_for(D.parameters(), t.lr * t.lr_d_scale, (t.beta1, t.beta2))
         self.G_ema = ema.frozen_copy(self.G) if t.ema_decay > 0 else None
+        self.ema_beta = self.fast.scalar(ema.ema_beta(t.ema_decay, 0))  # set by schedule()
         self.state = RunState()
         self._last_pen = torch.zeros((), device=device)  # the last penalty (lazy steps log it)
+        self.run_iteration = self.fast.runner(self.iteration)  # eager, or replayed CUDA graphs
         self.bn_batches: list[tuple[Tensor, list[Tensor]]] = []  # for bn_eval = recalibrate
 
     # --- the algorithm ------------------------------------------------------------------
@@ -74,66 +78,79 @@ class Trainer:
     def targets(self, a: Tensor) -> Tensor:
         """Target labels for a batch's source labels ``a``: a permutation of its rows (the
         paper), a ``flip_share`` of them single-attribute flips (:func:`training_targets`)."""
-        return training_targets(a, self.cfg.train.flip_share, self.conflict)
+        return training_targets(a, self.cfg.train.flip_share, self.conflict, self.fast.cuda_graph)
 
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
         term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
         t, B = self.cfg.train, x_real.shape[0]
         b = self.targets(a)
-        with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
-            x_fake = self.G(x_real, self.code(a, b))
-        # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so this
-        # equals separate passes
-        if penalize and t.penalty == "wgan-gp":
-            alpha = torch.rand(B, 1, 1, 1, device=x_real.device)
-            x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
-            adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
-            real_adv, fake_adv, hat_adv = adv.split(B)
-            pen = losses.gradient_penalty(hat_adv, x_hat)
-        else:
-            x_in = x_real.detach().requires_grad_(True) if penalize else x_real
-            adv, att = self.D(torch.cat([x_in, x_fake]))
-            real_adv, fake_adv = adv.split(B)
-            pen = losses.r1_penalty(real_adv, x_in) if penalize else None
-        loss = losses.adversarial_d(real_adv, fake_adv, t.adv_loss)
-        if pen is not None:  # lazy: k times the weight every k-th step
-            loss = loss + t.w_gp * t.penalty_every * pen
-            self._last_pen = pen.detach()
-        att_loss = losses.attribute_bce(att[:B], a)
-        loss = loss + t.w_att_d * att_loss
+        with self.fast.autocast():  # bf16 forward passes when train.amp is on
+            with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
+                x_fake = self.G(x_real, self.code(a, b))
+            # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so
+            # this equals separate passes
+            if penalize and t.penalty == "wgan-gp":
+                alpha = torch.rand(B, 1, 1, 1, device=x_real.device)
+                x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
+                adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
+                real_adv, fake_adv, hat_adv = adv.split(B)
+                pen = losses.gradient_penalty(hat_adv, x_hat)
+            else:
+                x_in = x_real.detach().requires_grad_(True) if penalize else x_real
+                adv, att = self.D(torch.cat([x_in, x_fake]))
+                real_adv, fake_adv = adv.split(B)
+                pen = losses.r1_penalty(real_adv, x_in) if penalize else None
+            loss = losses.adversarial_d(real_adv, fake_adv, t.adv_loss)
+            if pen is not None:  # lazy: k times the weight every k-th step
+                loss = loss + t.w_gp * t.penalty_every * pen
+                self._last_pen.copy_(pen.detach())  # in place: a captured step writes it too
+            att_loss = losses.attribute_bce(att[:B], a)
+            loss = loss + t.w_att_d * att_loss
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_D.step()
-        wdist = real_adv.detach().mean() - fake_adv.detach().mean()
+        wdist = real_adv.detach().float().mean() - fake_adv.detach().float().mean()
         return {"D/loss": loss, "D/wdist": wdist, "D/gp": self._last_pen, "D/att": att_loss}
 
     def g_step(self, x_real: Tensor, a: Tensor) -> dict[str, Tensor]:
         """One generator update on a fresh batch."""
         t = self.cfg.train
         b = self.targets(a)
-        feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice, as official
-        raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
-        x_fake = self.G.blend(x_real, raw_fake, m_fake)
-        x_rec, m_rec = self.G.decode_raw(feats, self.code(a, a))  # raw: no blend to hide in
-        self.D.requires_grad_(False)
-        fake_adv, fake_att = self.D(x_fake)
-        self.D.requires_grad_(True)
-        adv = losses.adversarial_g(fake_adv, t.adv_loss)
-        att_loss = losses.attribute_bce(fake_att, b)
-        rec = losses.reconstruction_l1(x_real, x_rec)
-        loss = adv + t.w_att_g * att_loss + t.w_rec * rec
-        logs = {"G/loss": loss, "G/adv": adv, "G/att": att_loss, "G/rec": rec}
-        if m_fake is not None:  # a masked G: the mask's mean (sparsity), edits and zero code
-            mask = 0.5 * (m_fake.mean() + m_rec.mean())
-            loss = loss + t.w_mask * mask
-            logs.update({"G/loss": loss, "G/mask": mask})
+        with self.fast.autocast():  # bf16 forward passes when train.amp is on
+            feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice (official)
+            raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
+            x_fake = self.G.blend(x_real, raw_fake, m_fake)
+            x_rec, m_rec = self.G.decode_raw(feats, self.code(a, a))  # raw: no blend to hide in
+            self.D.requires_grad_(False)
+            fake_adv, fake_att = self.D(x_fake)
+            self.D.requires_grad_(True)
+            adv = losses.adversarial_g(fake_adv, t.adv_loss)
+            att_loss = losses.attribute_bce(fake_att, b)
+            rec = losses.reconstruction_l1(x_real, x_rec)
+            loss = adv + t.w_att_g * att_loss + t.w_rec * rec
+            logs = {"G/loss": loss, "G/adv": adv, "G/att": att_loss, "G/rec": rec}
+            if m_fake is not None:  # a masked G: the mask's mean (sparsity), edits and zero code
+                mask = 0.5 * (m_fake.float().mean() + m_rec.float().mean())
+                loss = loss + t.w_mask * mask
+                logs.update({"G/loss": loss, "G/mask": mask})
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_G.step()
         if self.G_ema is not None:
-            ema.ema_update(self.G_ema, self.G, ema.ema_beta(t.ema_decay, self.state.step))
+            ema.ema_update(self.G_ema, self.G, self.ema_beta)
         return logs
+
+    def iteration(
+        self, batches: list[tuple[Tensor, Tensor]], penalize: tuple[bool, ...]
+    ) -> dict[str, Tensor]:
+        """One G iteration on ``n_critic + 1`` fresh batches: a critic step on each but the
+        last (with the penalty where ``penalize`` says), then a generator step on the last.
+        The one function that runs eagerly and is captured in CUDA graphs (``run_iteration``)."""
+        *critic, last = batches
+        for (x, a), pen in zip(critic, penalize, strict=True):
+            d_logs = self.d_step(x, a, penalize=pen)
+        return {**d_logs, **self.g_step(*last)}
 
     def lr_at(self, step: int, iters_per_epoch: int) -> float:
         """Learning rate of iteration ``step``: ÷10 per ``decay_epoch`` epochs, as the official
@@ -145,9 +162,19 @@ class Trainer:
         return lr * min(1.0, (step + 1) / t.warmup) if t.warmup else lr
 
     def set_lr(self, lr: float) -> None:
+        """G's learning rate ``lr``, D's ``lr × lr_d_scale``: floats, or on the graph path
+        device tensors written in place (a replayed iteration reads them)."""
         for opt, scale in ((self.opt_G, 1.0), (self.opt_D, self.cfg.train.lr_d_scale)):
             for group in opt.param_groups:
-                group["lr"] = lr * scale
+                group["lr"] = self.fast.assign(group["lr"], lr * scale)
+
+    def schedule(self, step: int, iters_per_epoch: int) -> float:
+        """Set iteration ``step``'s learning rates and EMA decay; returns the lr."""
+        lr = self.lr_at(step, iters_per_epoch)
+        self.set_lr(lr)
+        beta = ema.ema_beta(self.cfg.train.ema_decay, step)
+        self.ema_beta = self.fast.assign(self.ema_beta, beta)
+        return lr
 
     # --- the run ------------------------------------------------------------------------
     def fit(
@@ -192,15 +219,15 @@ class Trainer:
         last_saved = start
         try:
             for step in range(start, total):
-                lr = self.lr_at(step, iters_per_epoch)
-                self.set_lr(lr)
-                for i in range(t.n_critic):
-                    penalize = (step * t.n_critic + i) % t.penalty_every == 0
-                    d_logs = self.d_step(*self._to_device(next(batches)), penalize=penalize)
-                g_logs = self.g_step(*self._to_device(next(batches)))
+                lr = self.schedule(step, iters_per_epoch)
+                fresh = [self._to_device(next(batches)) for _ in range(t.n_critic + 1)]
+                penalize = tuple(  # lazy penalty: every penalty_every-th critic step
+                    (step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic)
+                )
+                logs = self.run_iteration(fresh, penalize)  # n_critic d_steps, one g_step
                 self.state.step = done = step + 1
                 if done % t.log_every == 0 or done == total:
-                    scalars = self._host({**d_logs, **g_logs})
+                    scalars = self._host(logs)
                     log.write(done, {**scalars, "lr": lr, "epoch": done / iters_per_epoch})
                     bad = [k for k, v in scalars.items() if not math.isfinite(v)]
                     if bad:
