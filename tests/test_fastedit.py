@@ -290,7 +290,7 @@ def test_bench_edit_json_reports_both_paths_and_the_error(capsys):
     [
         ("bench --edit --data synthetic", "leave out --data"),
         ("bench --edit --device cuda", "leave out --device"),
-        ("bench --json", "go with --edit"),
+        ("bench --checkpoint run", "--checkpoint goes with --edit"),
         ("bench --edit --checkpoint missing-run", "does not exist"),
     ],
 )

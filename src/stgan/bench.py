@@ -5,9 +5,10 @@ tests never time anything."""
 from __future__ import annotations
 
 import resource
+import statistics
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -15,84 +16,244 @@ import torch
 from stgan.config import Config
 from stgan.data.cache import check_writable, ensure_cache
 from stgan.errors import UserError
+from stgan.fastpath import CAPTURE_WARMUP, FastPath
 from stgan.models import build_discriminator, build_generator, count_parameters
 from stgan.trainer import Trainer
+
+#: Published dense (no sparsity) peak TFLOP/s by device name, first match wins: NVIDIA's
+#: data sheets (H100 SXM5 / PCIe, H200 SXM / NVL, A100 SXM4 / PCIe). ``tf32`` and ``bf16``
+#: are tensor-core rates; ``fp32`` the CUDA-core rate.
+PEAK_TFLOPS: tuple[tuple[str, dict[str, float]], ...] = (
+    ("H200 NVL", {"fp32": 60.0, "tf32": 417.5, "bf16": 835.5}),
+    ("H200", {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}),
+    ("H100 PCIe", {"fp32": 51.2, "tf32": 378.0, "bf16": 756.0}),
+    ("H100", {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}),
+    ("A100", {"fp32": 19.5, "tf32": 156.0, "bf16": 312.0}),
+)
+
+
+def device_peak(device_name: str, dtype: str) -> float | None:
+    """The published dense peak (TFLOP/s) of a device for ``dtype`` (fp32 | tf32 | bf16);
+    None for a device not in :data:`PEAK_TFLOPS` (every CPU)."""
+    for key, peaks in PEAK_TFLOPS:
+        if key.lower() in device_name.lower():
+            return peaks.get(dtype)
+    return None
 
 
 @dataclass(frozen=True)
 class TrainSpeed:
+    """One measured configuration of ``stgan bench`` (training)."""
+
+    name: str  # plain | fast | config | +<switch> (the plain path with one switch on)
     device: str
+    device_name: str  # torch.cuda.get_device_name, or the CPU's model name
+    torch: str
+    threads: int  # torch intra-op threads (CPU)
     img_size: int
     batch_size: int
     n_critic: int
     params_G: int
     params_D: int
-    ms_per_iter: float  # one G iteration: n_critic D steps + one G step
+    switches: dict  # the resolved fast-path switches (stgan.fastpath.FastPath)
+    graphs: int  # penalty patterns replayed from CUDA graphs (0: eager)
+    ms_per_iter: float  # one G iteration (n_critic D steps + one G step): median wall clock
+    cpu_ms_per_iter: float  # median process CPU time per iteration (all threads)
     images_per_s: float  # training images consumed per second (batch × (n_critic + 1))
-    peak_mem_mb: float  # CUDA: max allocated; CPU: peak resident set of the process
+    gflop_per_iter: float  # counted FLOPs of one iteration (count_flops), in GFLOP
+    tflops: float  # achieved: gflop_per_iter / ms_per_iter
+    peak_dtype: str  # the precision the convolutions run in: bf16 | tf32 | fp32
+    peak_tflops: float | None  # the device's published dense peak for it (None: unknown)
+    peak_fraction: float | None  # tflops / peak_tflops
+    peak_mem_mb: float  # CUDA: this configuration's peak allocation; CPU: the process's RSS
+    speedup: float | None = None  # plain ms_per_iter / this one (measured side by side)
 
     def row(self) -> str:
+        on = [k if v is True else f"{k}={v}" for k, v in self.switches.items() if v]
+        sw = ", ".join(s for s in on if s != "adam=default") or "none (plain)"
+        frac = "–" if self.peak_fraction is None else f"{100 * self.peak_fraction:.1f} %"
+        ratio = "" if self.speedup is None else f" ({self.speedup:.2f}×)"
         return (
-            f"| {self.device} | {self.img_size} | {self.batch_size} | {self.n_critic} | "
-            f"{self.params_G / 1e6:.2f} M / {self.params_D / 1e6:.2f} M | "
-            f"{self.ms_per_iter:.1f} | {self.images_per_s:.1f} | {self.peak_mem_mb:.0f} |"
+            f"| {self.name} | {self.device} | {self.img_size} | {self.batch_size} | "
+            f"{self.n_critic} | {sw} | {self.ms_per_iter:.1f}{ratio} | {self.images_per_s:.1f} "
+            f"| {self.tflops:.3g} | {frac} | {self.peak_mem_mb:.0f} |"
         )
+
+    @property
+    def plain(self) -> bool:
+        """Every switch off: the plain fp32 eager path."""
+        return self.switches == FastPath(self.device).switches()
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 HEADER = (
-    "| device | px | batch | n_critic | params G / D | ms / G iteration | images / s | "
-    "peak MB |\n|---|---|---|---|---|---|---|---|"
+    "| config | device | px | batch | n_critic | switches | ms / G iteration | images / s | "
+    "TFLOP/s | of peak | peak MB |\n|---|---|---|---|---|---|---|---|---|---|---|"
 )
+
+SWITCH_FIELDS = ("amp", "channels_last", "adam", "cuda_graph", "compile")
+
+
+def plain_config(cfg: Config) -> Config:
+    """``cfg`` with every fast-path switch off: the plain fp32 eager path."""
+    off = dict(amp="off", channels_last="off", adam="default", cuda_graph="off", compile=False)
+    return replace(cfg, train=replace(cfg.train, **off))
+
+
+def switch_configs(cfg: Config, device: torch.device) -> dict[str, Config]:
+    """The plain path with each switch that ``cfg`` turns on on ``device``, one at a time."""
+    from stgan.fastpath import resolve
+
+    on = resolve(cfg.train, device)
+    plain = plain_config(cfg)
+    values = {
+        "amp": ("bf16", on.bf16),
+        "channels_last": ("on", on.channels_last),
+        "adam": (on.adam, on.adam != "default"),
+        "cuda_graph": ("on", on.cuda_graph),
+        "compile": (True, on.compile),
+    }
+    return {
+        f"+{k}={v}" if k == "adam" else f"+{k}": replace(
+            plain, train=replace(plain.train, **{k: v})
+        )
+        for k, (v, wanted) in values.items()
+        if wanted
+    }
+
+
+def count_flops(cfg: Config, device: torch.device, n_attrs: int = 13) -> float:
+    """FLOPs of one G iteration at ``cfg``'s batch size, counted by torch's
+    ``FlopCounterMode`` (convolutions and matrix products, forward and backward, the
+    penalty's double backward included) on the plain eager path at batch 2, times
+    batch_size / 2 (every counted operation is linear in the batch); with a lazy penalty,
+    the mean over ``penalty_every`` iterations."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    t = cfg.train
+    small = plain_config(replace(cfg, train=replace(t, batch_size=2)))
+    tr, batches = _trainer(small, device, n_attrs)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        for step in range(t.penalty_every):
+            tr.iteration(batches, _penalize(t, step))
+    return counter.get_total_flops() / t.penalty_every * t.batch_size / 2
+
+
+def _trainer(cfg: Config, device: torch.device, n_attrs: int):
+    t, m = cfg.train, cfg.model
+    torch.manual_seed(t.seed)
+    G, D = build_generator(m, n_attrs), build_discriminator(m, n_attrs)
+    tr = Trainer(cfg, G, D, [f"a{i}" for i in range(n_attrs)], device)
+    x = torch.rand(t.batch_size, 3, m.img_size, m.img_size, device=device) * 2 - 1
+    a = (torch.rand(t.batch_size, n_attrs, device=device) > 0.5).float()
+    return tr, [(x, a)] * (t.n_critic + 1)
+
+
+def _penalize(t, step: int) -> tuple[bool, ...]:
+    """Which critic steps of iteration ``step`` are penalised (as Trainer.fit)."""
+    return tuple((step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic))
+
+
+def train_speeds(
+    configs: dict[str, Config],
+    device: torch.device,
+    n_attrs: int = 13,
+    steps: int = 10,
+    warmup: int = 2,
+) -> list[TrainSpeed]:
+    """Time full training iterations of each configuration on random batches already on the
+    device, interleaved: each timed round runs one iteration of every configuration in
+    turn, so a busy machine slows them alike. Each configuration first runs ``warmup``
+    untimed iterations (plus those a CUDA-graph capture needs); the learning rate is set
+    every iteration as in :meth:`Trainer.fit`. Medians over ``steps`` rounds.
+
+    With ``"plain"`` among the names, every result carries its ``speedup`` against it.
+    """
+    cuda = device.type == "cuda"
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    first = next(iter(configs.values()))
+    gflop = count_flops(first, device, n_attrs) / 1e9  # the same for every switch
+    runs = {}
+    for name, cfg in configs.items():
+        t = cfg.train
+        if cuda:
+            sync()
+            torch.cuda.reset_peak_memory_stats(device)
+            base = torch.cuda.memory_allocated(device)
+        tr, batches = _trainer(cfg, device, n_attrs)
+        extra = (CAPTURE_WARMUP + 1) * t.penalty_every if tr.fast.cuda_graph else 0
+        for step in range(warmup + extra):
+            tr.schedule(step, 10**9)
+            tr.run_iteration(batches, _penalize(t, step))
+        sync()
+        if cuda:
+            mem = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+        else:
+            mem = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        runs[name] = (tr, batches, warmup + extra, mem, [], [])
+    for _ in range(steps):
+        for tr, batches, k, _, ms, cpu_ms in runs.values():
+            step = k + len(ms)
+            sync()
+            t0, c0 = time.perf_counter(), time.process_time()
+            tr.schedule(step, 10**9)
+            tr.run_iteration(batches, _penalize(tr.cfg.train, step))
+            sync()
+            ms.append(1000 * (time.perf_counter() - t0))
+            cpu_ms.append(1000 * (time.process_time() - c0))
+    name_of = torch.cuda.get_device_name(device) if cuda else cpu_name()
+    out = []
+    for name, (tr, _, _, mem, ms, cpu_ms) in runs.items():
+        t, m = tr.cfg.train, tr.cfg.model
+        dt = statistics.median(ms)
+        tflops = gflop / dt  # GFLOP per ms = TFLOP per s
+        dtype = "bf16" if tr.fast.bf16 else "fp32"
+        if cuda and dtype == "fp32" and torch.backends.cudnn.allow_tf32:
+            dtype = "tf32"  # cuDNN's default for fp32 convolutions on tensor cores
+        peak = device_peak(name_of, dtype) if cuda else None
+        out.append(
+            TrainSpeed(
+                name=name,
+                device=str(device),
+                device_name=name_of,
+                torch=torch.__version__,
+                threads=torch.get_num_threads(),
+                img_size=m.img_size,
+                batch_size=t.batch_size,
+                n_critic=t.n_critic,
+                params_G=count_parameters(tr.G),
+                params_D=count_parameters(tr.D),
+                switches=tr.fast.switches(),
+                graphs=getattr(tr.run_iteration, "captured", 0),
+                ms_per_iter=dt,
+                cpu_ms_per_iter=statistics.median(cpu_ms),
+                images_per_s=t.batch_size * (t.n_critic + 1) / dt * 1000,
+                gflop_per_iter=gflop,
+                tflops=tflops,
+                peak_dtype=dtype,
+                peak_tflops=peak,
+                peak_fraction=None if peak is None else tflops / peak,
+                peak_mem_mb=mem,
+            )
+        )
+    if "plain" in configs:
+        base = next(r.ms_per_iter for r in out if r.name == "plain")
+        out = [replace(r, speedup=base / r.ms_per_iter) for r in out]
+    return out
 
 
 def train_speed(
     cfg: Config, device: torch.device, n_attrs: int = 13, steps: int = 10, warmup: int = 2
 ) -> TrainSpeed:
-    """Time full training iterations on random batches already on the device."""
-    t, m = cfg.train, cfg.model
-    G, D = build_generator(m, n_attrs), build_discriminator(m, n_attrs)
-    tr = Trainer(cfg, G, D, [f"a{i}" for i in range(n_attrs)], device)
-    x = torch.rand(t.batch_size, 3, m.img_size, m.img_size, device=device) * 2 - 1
-    a = (torch.rand(t.batch_size, n_attrs, device=device) > 0.5).float()
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    k = 0  # critic steps so far: the penalty every penalty_every-th, as in Trainer.fit
-
-    def iteration():
-        nonlocal k
-        for _ in range(t.n_critic):
-            tr.d_step(x, a, penalize=k % t.penalty_every == 0)
-            k += 1
-        tr.g_step(x, a)
-
-    for _ in range(warmup):
-        iteration()
-    sync()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        iteration()
-    sync()
-    dt = (time.perf_counter() - t0) / steps
-    if device.type == "cuda":
-        peak = torch.cuda.max_memory_allocated(device) / 2**20
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return TrainSpeed(
-        str(device),
-        m.img_size,
-        t.batch_size,
-        t.n_critic,
-        count_parameters(G),
-        count_parameters(D),
-        1000 * dt,
-        t.batch_size * (t.n_critic + 1) / dt,
-        peak,
-    )
+    """Time full training iterations of one configuration (:func:`train_speeds`)."""
+    return train_speeds({"config": cfg}, device, n_attrs, steps, warmup)[0]
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""``stgan bench``: training speed, input throughput of a data folder, or editing speed on
-the CPU (``--edit``: the plain fp32 eager path against the fast one, in the same run)."""
+"""``stgan bench``: training speed (``--compare``: the plain fp32 eager path against the fast
+path, in the same run), input throughput of a data folder, or editing speed on the CPU
+(``--edit``: the plain fp32 eager path against the fast one, in the same run)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ def register(sub) -> None:
         help="measure training speed (ms per G iteration), input or editing speed",
         description="Time full training iterations (n_critic D steps + one G "
         "step) on random batches already on the device; prints a Markdown row "
-        "for docs/benchmarks.md.",
+        "for docs/benchmarks.md: ms per G iteration, images/s, TFLOP/s from FLOPs counted by "
+        "torch's FlopCounterMode, the fraction of the device's published peak when known, "
+        "peak memory and the fast-path switches (train.amp, train.channels_last, train.adam, "
+        "train.cuda_graph, train.compile).",
     )
     options.add_config(b, "default: the paper's settings (celeba128)")
     options.add_recipe(b)
@@ -44,23 +48,45 @@ def register(sub) -> None:
         help="with --edit: time and measure the error of this run's generator (a run folder "
         "or a .pt file) instead of random weights",
     )
-    b.add_argument("--json", action="store_true", help="with --edit: print one JSON object")
+    b.add_argument(
+        "--compare",
+        action="store_true",
+        help="measure the plain fp32 eager path (every fast-path switch off) and the "
+        "config's fast path in the same run, interleaved, and print the ratio",
+    )
+    b.add_argument(
+        "--each-switch",
+        action="store_true",
+        help="with --compare: also the plain path with each switch of the fast path alone",
+    )
+    b.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per measured configuration, one per line (with --edit: "
+        "one object)",
+    )
     b.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from stgan.bench import HEADER, train_speed
+    from stgan.bench import HEADER, plain_config, switch_configs, train_speeds
     from stgan.config import load
     from stgan.runtime import resolve_device, seed_everything
 
     if args.edit:
+        if args.compare or args.each_switch:
+            raise UserError("--edit always compares the fp32 and fast paths; leave out --compare")
         return _bench_edit(args)
-    if args.checkpoint or args.json:
-        raise UserError("--checkpoint and --json go with --edit")
+    if args.checkpoint:
+        raise UserError("--checkpoint goes with --edit")
+    if args.each_switch and not args.compare:
+        raise UserError("--each-switch goes with --compare")
     cfg = load(args.config, args.preset, options.with_data(args.set, args.data), args.recipe)
     if args.data:
+        if args.compare or args.json:
+            raise UserError("--data measures input throughput; leave out --compare and --json")
         from stgan.bench import INPUT_HEADER, input_speed
 
         rows = input_speed(
@@ -72,9 +98,38 @@ def cmd_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device or cfg.train.device)
     seed_everything(cfg.train.seed)
     torch.backends.cudnn.benchmark = True
-    r = train_speed(cfg, device, len(cfg.data.attrs), steps=args.steps, warmup=args.warmup)
+    configs = {"config": cfg}
+    if args.compare:
+        configs = {"plain": plain_config(cfg), "fast": cfg}
+        if args.each_switch:
+            configs.update(switch_configs(cfg, device))
+    rows = train_speeds(configs, device, len(cfg.data.attrs), args.steps, args.warmup)
+    if args.json:
+        import json
+
+        from stgan.jsonio import json_ready
+
+        for r in rows:
+            print(json.dumps(json_ready(r.to_json())))
+        return 0
+    r0 = rows[0]
+    print(
+        f"{r0.device_name}, torch {r0.torch}, {r0.threads} threads; "
+        f"{r0.gflop_per_iter:.1f} GFLOP per G iteration (counted)"
+    )
     print(HEADER)
-    print(r.row())
+    print("\n".join(r.row() for r in rows))
+    if args.compare:
+        fast = next(r for r in rows if r.name == "fast")
+        print(
+            f"fast path: {fast.ms_per_iter:.1f} ms against {r0.ms_per_iter:.1f} ms per G "
+            f"iteration plain: {fast.speedup:.2f}x"
+        )
+        if fast.plain:
+            print(
+                f"(every switch resolves to off on {device.type}: set some, e.g. --set "
+                "train.amp=bf16 --set train.channels_last=on --set train.adam=fused)"
+            )
     return 0
 
 
