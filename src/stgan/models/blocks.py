@@ -96,9 +96,18 @@ def tile_concat(feats: list[Tensor], code: Tensor | None = None) -> Tensor:
         ``(B, sum(C_i) [+ n], H, W)``, in the order ``[*feats, code]``.
     """
     if code is not None:
-        h, w = feats[0].shape[-2:]
-        feats = [*feats, code[:, :, None, None].expand(-1, -1, h, w)]  # (B, n, H, W)
+        feats = [*feats, _tile(code, feats[0])]
     return torch.cat(feats, dim=1)
+
+
+@torch.fx.wrap  # a leaf for fx tracing: the branch is on the memory format, not on data
+def _tile(code: Tensor, like: Tensor) -> Tensor:
+    """``code`` (B, n) tiled to (B, n, H, W) like ``like``; channels-last when ``like`` is
+    (``torch.cat`` keeps channels-last only if all its inputs are: 10× faster than NCHW)."""
+    tiled = code[:, :, None, None].expand(-1, -1, *like.shape[-2:])
+    if like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous():
+        return tiled.contiguous(memory_format=torch.channels_last)
+    return tiled
 
 
 @torch.no_grad()
