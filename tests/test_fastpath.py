@@ -370,3 +370,20 @@ def test_resume_is_exact_with_every_cpu_switch_on(tiny_faces, tmp_path, recipe):
     for a, b in pairs:
         for (k, v), w in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(v, w), k
+
+
+def test_compile_compiles_g_blocks_in_place_and_leaves_d_and_copies_eager():
+    """Building only (compiling runs on first use: minutes on a CPU, not in the tests)."""
+    tr = make_trainer(cfg_with("train.compile=true", "train.ema_decay=0.9"))
+    plain = make_trainer(cfg_with())
+    blocks = [*tr.G.encoder, *tr.G.stus, *tr.G.decoder]
+    assert blocks and all(b._compiled_call_impl is not None for b in blocks)
+    assert all(m._compiled_call_impl is None for m in tr.D.modules())  # penalty: 2nd backward
+    assert all(m._compiled_call_impl is None for m in tr.G_ema.modules())  # a plain copy
+    assert list(tr.G.state_dict()) == list(plain.G.state_dict())  # checkpoints unchanged
+
+
+def test_auto_keeps_cuda_graphs_off_with_several_processes():
+    t = cfg_with().train
+    assert not fastpath.resolve(t, torch.device("cuda"), processes=2).cuda_graph
+    assert fastpath.resolve(replace(t, cuda_graph="on"), torch.device("cuda"), 2).cuda_graph

@@ -18,8 +18,11 @@ elsewhere, so that the paper recipe on a CPU runs exactly the plain fp32 eager c
   ``argsort(rand)`` (``randperm`` cannot be captured; only on this path, so the CPU path
   keeps its draws). One graph per pattern of penalised critic steps (lazy penalties).
   Anything that makes capture fail falls back to eager iterations with one warning line.
-- ``compile``: ``torch.compile`` of the whole iteration (opt-in: measured slower in the
-  issue, where the penalty's double backward falls back to eager).
+- ``compile``: ``torch.compile`` of G's blocks (encoder and decoder layers, STUs), in place
+  (state-dict keys unchanged). D stays eager: compiled autograd has no double backward,
+  which its penalty needs; compiling the whole iteration fails inside inductor (torch 2.13).
+  Opt-in: measured slower in the issue, and the first iterations pay the compilation
+  (minutes on a CPU).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class FastPath:
     channels_last: bool = False  # NHWC weights and activations
     adam: str = "default"  # default (torch's choice) | foreach | fused
     cuda_graph: bool = False  # whole iterations replayed from CUDA graphs
-    compile: bool = False  # torch.compile of the iteration
+    compile: bool = False  # torch.compile of G's blocks
 
     def switches(self) -> dict[str, object]:
         """The switches by name (for benchmarks and logs)."""
@@ -71,11 +74,15 @@ class FastPath:
             return torch.autocast(self.device_type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def prepare(self, model: nn.Module) -> nn.Module:
-        """``model`` in the switches' memory layout (in place; returned)."""
+    def prepare(self, G: nn.Module, D: nn.Module) -> None:
+        """G and D in the switches' memory layout, G's blocks compiled (in place)."""
         if self.channels_last:
-            model.to(memory_format=torch.channels_last)
-        return model
+            G.to(memory_format=torch.channels_last)
+            D.to(memory_format=torch.channels_last)
+        if self.compile:
+            for part in G.children():  # ModuleLists of blocks, or blocks
+                for block in part if isinstance(part, nn.ModuleList) else [part]:
+                    block.compile()
 
     def adam_for(
         self, params: Iterable[Tensor], lr: float, betas: tuple[float, float]
@@ -108,24 +115,24 @@ class FastPath:
         return value
 
     def runner(self, iteration: Iteration) -> Iteration:
-        """How ``iteration`` runs: eagerly, compiled, and/or captured in CUDA graphs."""
-        if self.compile:
-            iteration = torch.compile(iteration)
+        """How ``iteration`` runs: eagerly, or captured in CUDA graphs."""
         if self.cuda_graph:
             return CapturedIterations(iteration, self.channels_last)
         return iteration
 
 
-def resolve(train, device: torch.device) -> FastPath:
+def resolve(train, device: torch.device, processes: int = 1) -> FastPath:
     """The switches of ``train`` (a :class:`~stgan.config.TrainConfig`) on ``device``:
-    ``auto`` is on for CUDA (bf16, channels_last, fused Adam, CUDA graphs) and off elsewhere.
+    ``auto`` is on for CUDA (bf16, channels_last, fused Adam, CUDA graphs) and off elsewhere;
+    CUDA graphs stay off under ``auto`` with several processes (torchrun: the gradient
+    all-reduce inside the iteration is not captured here; untested on GPUs).
     ``cuda_graph = on`` off CUDA falls back to eager with one warning line on stderr."""
     cuda = device.type == "cuda"
 
     def on(value: str, when_auto: bool) -> bool:
         return when_auto if value == "auto" else value in ("on", "bf16")
 
-    graph = on(train.cuda_graph, cuda)
+    graph = on(train.cuda_graph, cuda and processes == 1)
     if graph and not cuda:
         warn(f"train.cuda_graph=on needs a CUDA device, not {device.type}: running eager")
         graph = False

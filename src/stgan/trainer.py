@@ -56,7 +56,7 @@ class Trainer:
     def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, attr_names, device):
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
         self.fast = fastpath.resolve(cfg.train, device)  # how iterations run, not what
-        self.fast.prepare(self.G), self.fast.prepare(self.D)
+        self.fast.prepare(self.G, self.D)
         self.attr_names = tuple(attr_names)
         self.coding = Coding.from_config(cfg)
         self.conflict = conflict_matrix(self.attr_names).to(device)
