@@ -387,3 +387,22 @@ def test_auto_keeps_cuda_graphs_off_with_several_processes():
     t = cfg_with().train
     assert not fastpath.resolve(t, torch.device("cuda"), processes=2).cuda_graph
     assert fastpath.resolve(replace(t, cuda_graph="on"), torch.device("cuda"), 2).cuda_graph
+
+
+@pytest.mark.slow  # two short trainings (~2-4 s)
+def test_graph_parity_script_dry_run_on_the_cpu(capsys):
+    """scripts/graph_parity.py's logic without a GPU: both arms run eagerly (the graph arm
+    says so in one warning line) and must agree exactly."""
+    import json
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "scripts" / "graph_parity.py"
+    main = runpy.run_path(str(script))["main"]
+    sets = [arg for item in TINY_SET for arg in ("--set", item)]
+    assert main(["--config", "tiny", "--steps", "2", "--device", "cpu", *sets]) == 0
+    out = capsys.readouterr()
+    r = json.loads(out.out)
+    assert r["steps"] == 2 and r["graphs"] == 0 and r["device"] == "cpu"
+    assert r["max_weight_diff_G"] == r["max_weight_diff_D"] == r["max_rel_loss_diff"] == 0
+    assert "train.cuda_graph=on needs a CUDA device" in out.err
