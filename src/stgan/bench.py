@@ -15,6 +15,7 @@ import torch
 
 from stgan.config import Config
 from stgan.data.cache import check_writable, ensure_cache
+from stgan.data.celeba import OFFICIAL_TRAIN_END
 from stgan.errors import UserError
 from stgan.fastpath import CAPTURE_WARMUP, FastPath
 from stgan.models import build_discriminator, build_generator, count_parameters
@@ -66,6 +67,7 @@ class TrainSpeed:
     peak_tflops: float | None  # the device's published dense peak for it (None: unknown)
     peak_fraction: float | None  # tflops / peak_tflops
     peak_mem_mb: float  # CUDA: this configuration's peak allocation; CPU: the process's RSS
+    schedule_hours: float  # the config's whole schedule on CelebA's 182,000 training images
     speedup: float | None = None  # plain ms_per_iter / this one (measured side by side)
 
     def row(self) -> str:
@@ -76,7 +78,7 @@ class TrainSpeed:
         return (
             f"| {self.name} | {self.device} | {self.img_size} | {self.batch_size} | "
             f"{self.n_critic} | {sw} | {self.ms_per_iter:.1f}{ratio} | {self.images_per_s:.1f} "
-            f"| {self.tflops:.3g} | {frac} | {self.peak_mem_mb:.0f} |"
+            f"| {self.tflops:.3g} | {frac} | {self.peak_mem_mb:.0f} | {self.schedule_hours:,.1f} |"
         )
 
     @property
@@ -90,7 +92,7 @@ class TrainSpeed:
 
 HEADER = (
     "| config | device | px | batch | n_critic | switches | ms / G iteration | images / s | "
-    "TFLOP/s | of peak | peak MB |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "TFLOP/s | of peak | peak MB | schedule h |\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 SWITCH_FIELDS = ("amp", "channels_last", "adam", "cuda_graph", "compile")
@@ -122,6 +124,12 @@ def switch_configs(cfg: Config, device: torch.device) -> dict[str, Config]:
         for k, (v, wanted) in values.items()
         if wanted
     }
+
+
+def schedule_iterations(t, n_train: int = OFFICIAL_TRAIN_END) -> int:
+    """G iterations of a whole schedule (``train.epochs``) on ``n_train`` images: 189,400
+    for the paper's settings on CelebA's official training split."""
+    return t.epochs * max(1, n_train // (t.batch_size * (t.n_critic + 1)))
 
 
 def count_flops(cfg: Config, device: torch.device, n_attrs: int = 13) -> float:
@@ -241,6 +249,7 @@ def train_speeds(
                 peak_tflops=peak,
                 peak_fraction=None if peak is None else tflops / peak,
                 peak_mem_mb=mem,
+                schedule_hours=schedule_iterations(t) * dt / 3.6e6,
             )
         )
     if "plain" in configs:
