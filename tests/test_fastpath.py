@@ -294,6 +294,7 @@ class FakeCuda:
             "Stream": Stream,
             "stream": lambda s: contextlib.nullcontext(),
             "current_stream": Stream,
+            "set_stream": lambda s: None,
             "synchronize": lambda *a: None,
         }
         for name, value in fakes.items():

@@ -69,9 +69,12 @@ class FastPath:
         return self == FastPath(self.device)
 
     def autocast(self):
-        """The forward passes' context: bf16 autocast, or nothing."""
+        """The forward passes' context: bf16 autocast, or nothing. Captured steps cast the
+        weights anew each time (no cast cache: its copies would outlive the capture)."""
         if self.bf16:
-            return torch.autocast(self.device_type, dtype=torch.bfloat16)
+            return torch.autocast(
+                self.device_type, dtype=torch.bfloat16, cache_enabled=not self.cuda_graph
+            )
         return nullcontext()
 
     def prepare(self, G: nn.Module, D: nn.Module) -> None:
@@ -202,6 +205,7 @@ class CapturedIterations:
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         inputs = [(x.clone(memory_format=fmt), a.clone()) for x, a in batches]
         graph = torch.cuda.CUDAGraph()
+        stream = torch.cuda.current_stream()
         try:
             torch.cuda.synchronize()
             with torch.cuda.graph(graph):
@@ -209,6 +213,7 @@ class CapturedIterations:
         except Exception as e:  # any capture failure: eager from here on
             self.failed = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             warn(f"CUDA-graph capture failed ({self.failed}); training eagerly")
+            torch.cuda.set_stream(stream)  # a failed capture may leave its own stream current
             torch.cuda.synchronize()
             return self.step(batches, penalize)
         self.graphs[penalize] = (graph, inputs, outputs)
