@@ -40,7 +40,6 @@ a copy with per-process BatchNorm (:func:`local_copy`) over global-size batches.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 from collections.abc import Iterable, Iterator
@@ -257,6 +256,16 @@ def teardown(dist: Dist | None) -> None:
         tdist.destroy_process_group()
 
 
+def is_peer_failure(e: BaseException) -> bool:
+    """Whether ``e`` is a collective that failed because another process went away."""
+    if isinstance(e, getattr(tdist, "DistError", ())):
+        return True
+    text = str(e)
+    return isinstance(e, RuntimeError) and any(
+        k in text for k in ("Connection closed by peer", "Connection reset by peer", "gloo", "NCCL")
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # BatchNorm over the global batch
 class _AllReduceSum(torch.autograd.Function):
@@ -276,19 +285,15 @@ class _AllReduceSum(torch.autograd.Function):
         return grad
 
 
-_SYNC_BN = [True]  # switched off by local_batch_norm()
-
-
 class SyncBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm whose training-mode statistics are those of the global batch, gathered from
     every process (two all-reduces per call: the sum, then the squared deviations, for
     accuracy). Running statistics as :class:`torch.nn.BatchNorm2d` (unbiased variance);
-    evaluation mode, one process or :func:`local_batch_norm` behave as BatchNorm2d."""
+    evaluation mode and one process behave as BatchNorm2d (:func:`local_copy` for a copy that
+    one rank may run alone)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if not (self.training and _SYNC_BN[0] and tdist.is_initialized()):
-            return super().forward(x)
-        if tdist.get_world_size() == 1:
+        if not (self.training and tdist.is_initialized() and tdist.get_world_size() > 1):
             return super().forward(x)
         xf = x.float()
         n_local = xf.numel() // xf.shape[1]
@@ -344,16 +349,6 @@ def _swap_bn(module: nn.Module, old: type, new: type) -> nn.Module:
         else:
             _swap_bn(child, old, new)
     return module
-
-
-@contextlib.contextmanager
-def local_batch_norm() -> Iterator[None]:
-    """Within: :class:`SyncBatchNorm2d` layers use this process's statistics only."""
-    _SYNC_BN[0] = False
-    try:
-        yield
-    finally:
-        _SYNC_BN[0] = True
 
 
 def running_stats(module: nn.Module) -> list[Tensor]:

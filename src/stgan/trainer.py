@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from stgan import checkpoint, ema, fastpath, losses
+from stgan import checkpoint, distributed, ema, fastpath, losses
 from stgan.attributes import Coding, conflict_matrix, training_targets
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
@@ -53,7 +53,10 @@ class RunState:
 class Trainer:
     """Owns G, D, their optimisers and the schedule of one run."""
 
-    def __init__(self, cfg: Config, G: nn.Module, D: nn.Module, attr_names, device):
+    def __init__(
+        self, cfg: Config, G: nn.Module, D: nn.Module, attr_names, device,
+        dist: distributed.Dist | None = None,
+    ):  # fmt: skip
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
         self.fast = fastpath.resolve(cfg.train, device)  # how iterations run, not what
         self.fast.prepare(self.G, self.D)
@@ -69,6 +72,9 @@ class Trainer:
         self._last_pen = torch.zeros((), device=device)  # the last penalty (lazy steps log it)
         self.run_iteration = self.fast.runner(self.iteration)  # eager, or replayed CUDA graphs
         self.bn_batches: list[tuple[Tensor, list[Tensor]]] = []  # for bn_eval = recalibrate
+        self.dist = dist  # one of several torchrun processes (stgan.distributed); None: alone
+        if dist is not None and t.sync_bn:  # same tensors: the optimiser and EMA stay valid
+            distributed.convert_sync_batch_norm(self.G)
 
     # --- the algorithm ------------------------------------------------------------------
     def code(self, a: Tensor, b: Tensor) -> Tensor:
@@ -78,7 +84,13 @@ class Trainer:
     def targets(self, a: Tensor) -> Tensor:
         """Target labels for a batch's source labels ``a``: a permutation of its rows (the
         paper), a ``flip_share`` of them single-attribute flips (:func:`training_targets`)."""
-        return training_targets(a, self.cfg.train.flip_share, self.conflict, self.fast.cuda_graph)
+        t = self.cfg.train
+
+        def draw(rows: Tensor) -> Tensor:
+            return training_targets(rows, t.flip_share, self.conflict, self.fast.cuda_graph)
+
+        # several processes: drawn over the global batch (alike on every rank), as one process
+        return draw(a) if self.dist is None else self.dist.global_rows(draw, a)
 
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
@@ -91,7 +103,7 @@ class Trainer:
             # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so
             # this equals separate passes
             if penalize and t.penalty == "wgan-gp":
-                alpha = torch.rand(B, 1, 1, 1, device=x_real.device)
+                alpha = self.batch_rand(B, x_real.device)
                 x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
                 adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
                 real_adv, fake_adv, hat_adv = adv.split(B)
@@ -109,6 +121,7 @@ class Trainer:
             loss = loss + t.w_att_d * att_loss
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
+        self._sync_grads(self.D)
         self.opt_D.step()
         wdist = real_adv.detach().float().mean() - fake_adv.detach().float().mean()
         return {"D/loss": loss, "D/wdist": wdist, "D/gp": self._last_pen, "D/att": att_loss}
@@ -136,6 +149,7 @@ class Trainer:
                 logs.update({"G/loss": loss, "G/mask": mask})
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
+        self._sync_grads(self.G)
         self.opt_G.step()
         if self.G_ema is not None:
             ema.ema_update(self.G_ema, self.G, self.ema_beta)
@@ -151,6 +165,26 @@ class Trainer:
         for (x, a), pen in zip(critic, penalize, strict=True):
             d_logs = self.d_step(x, a, penalize=pen)
         return {**d_logs, **self.g_step(*last)}
+
+    # --- several processes (torchrun; stgan.distributed) ---------------------------------
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes outputs: the only one, or rank 0 of several."""
+        return self.dist is None or self.dist.is_main
+
+    def _sync_grads(self, module: nn.Module) -> None:
+        """Several processes: ``module``'s gradients averaged over ranks (and G's BatchNorm
+        running statistics when each rank normalises with its own, so they stay equal)."""
+        if self.dist is not None:
+            per_rank_bn = module is self.G and not self.cfg.train.sync_bn
+            self.dist.sync_gradients(module, buffers=per_rank_bn)
+
+    def batch_rand(self, B: int, device: torch.device) -> Tensor:
+        """U(0, 1) per image, (B, 1, 1, 1); with several processes this rank's rows of one
+        draw for the global batch (alike on every rank), as one process draws it."""
+        if self.dist is None:
+            return torch.rand(B, 1, 1, 1, device=device)
+        return self.dist.own_rows(torch.rand(B * self.dist.world_size, 1, 1, 1, device=device))
 
     def lr_at(self, step: int, iters_per_epoch: int) -> float:
         """Learning rate of iteration ``step``: ÷10 per ``decay_epoch`` epochs, as the official
@@ -211,9 +245,12 @@ class Trainer:
             start=start * (t.n_critic + 1),
             num_workers=self.cfg.data.num_workers,
             pin_memory=cuda,
+            rank=0 if self.dist is None else self.dist.rank,  # its share of each global batch
+            world_size=1 if self.dist is None else self.dist.world_size,
         )
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        log = ScalarLog(run_dir, start)
+        if self.is_main:  # one writer: rank 0
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+        log = ScalarLog(run_dir, start) if self.is_main else distributed.NullLog()
         bar = progress(start, total) if progress else None
         t0 = time.monotonic()
         last_saved = start
@@ -227,6 +264,8 @@ class Trainer:
                 logs = self.run_iteration(fresh, penalize)  # n_critic d_steps, one g_step
                 self.state.step = done = step + 1
                 if done % t.log_every == 0 or done == total:
+                    if self.dist is not None:  # the global batch's means
+                        logs = self.dist.mean_scalars(logs)
                     scalars = self._host(logs)
                     log.write(done, {**scalars, "lr": lr, "epoch": done / iters_per_epoch})
                     bad = [k for k, v in scalars.items() if not math.isfinite(v)]
@@ -265,6 +304,8 @@ class Trainer:
     def _write_outputs(self, run_dir, sample_batch, samples: bool, ckpt: bool) -> bool:
         """Write the due sample grid and checkpoint, both from one output generator (its
         BatchNorm recalibration runs once); returns whether a checkpoint was written."""
+        if not self.is_main:  # rank 0 writes; the others go on to the next iteration
+            return ckpt
         if samples or ckpt:
             G_out = self.output_generator()
             if samples:
@@ -307,7 +348,7 @@ class Trainer:
         training G is never touched, so resuming stays exact)."""
         G = self.G_ema if self.G_ema is not None else self.G
         if self.cfg.train.bn_eval == "recalibrate" and self.bn_batches:
-            G = ema.frozen_copy(G)
+            G = ema.frozen_copy(G) if self.dist is None else distributed.local_copy(G)
             ema.recalibrate_bn(G, self.bn_batches)
         return G
 

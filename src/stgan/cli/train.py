@@ -4,6 +4,12 @@ SIGINT (Ctrl-C) and SIGTERM (schedulers) do not kill the run: the trainer finish
 iteration, writes a checkpoint, samples and losses.png, and the command exits with 130
 (SIGINT) or 143 (SIGTERM), the shell's codes for those signals, so scripts can tell a stopped
 run from a finished one (0). A second signal aborts at once (the last checkpoint stays).
+
+Started by ``torchrun`` (docs/distributed.md), every process runs this command: rank 0 checks
+the run folder, holds the lock, makes the plan (config, checkpoint) and sends it to the other
+ranks, which build the same trainer from it; rank 0 alone prints and writes. Setup errors of
+any rank are printed once, by rank 0; stops (signals, ``--max-minutes``) are agreed after
+every iteration, so all ranks stop after the same one.
 """
 
 from __future__ import annotations
@@ -69,6 +75,22 @@ def register(sub) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from stgan import distributed
+
+    dist = distributed.setup()  # None: one process
+    try:
+        if dist is None:
+            return _cmd_train(args, None)
+        team = _Team(dist)
+        if dist.is_main:
+            return _lead(args, team)
+        return _follow(args, team)
+    finally:
+        distributed.teardown(dist)
+
+
+def _cmd_train(args: argparse.Namespace, team: _Team | None) -> int:
+    """The run as one process, or as rank 0 of several (``team``)."""
     from stgan import checkpoint
     from stgan.outputs import check_writable_dir
     from stgan.runs import RunLock
@@ -103,7 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"run folder {run_dir} holds the {earlier[0]} of an earlier run (no "
                 "checkpoint); pass --overwrite to start afresh there or choose another --out"
             )
-    plan = _plan(args, run_dir, resume)  # everything that can fail, before any write
+    plan = _plan(args, run_dir, resume, team)  # everything that can fail, before any write
     if plan is None:
         return 0
     created = [p for p in (run_dir, *run_dir.parents) if not p.exists()]  # innermost first
@@ -116,12 +138,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                     "which no longer runs",
                 )
             if resume and not args.resume_from and plan.ckpt_path != checkpoint.resolve(run_dir):
-                plan = _plan(args, run_dir, resume)  # another process trained meanwhile
+                plan = _plan(args, run_dir, resume, team)  # another process trained meanwhile
                 if plan is None:
                     return 0
             elif not resume and checkpoint.list_checkpoints(run_dir):
                 raise UserError(f"run folder {run_dir} got checkpoints meanwhile; not touching it")
-            return _train_locked(args, run_dir, plan)
+            return _train_locked(args, run_dir, plan, team)
     finally:
         for folder in created:  # a run that failed before writing leaves no empty folder
             try:
@@ -143,8 +165,11 @@ class _Plan:
         return Path(self.ckpt["path"]) if self.ckpt else None
 
 
-def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None:
-    """The config, checkpoint, data and device of the run (reads only); None: nothing to do."""
+def _plan(
+    args: argparse.Namespace, run_dir: Path, resume: bool, team: _Team | None = None
+) -> _Plan | None:
+    """The config, checkpoint, data and device of the run (reads only); None: nothing to do.
+    As rank 0 of a ``team``: this process's GPU, and a global batch the ranks can share."""
     import torch
 
     from stgan import checkpoint
@@ -183,7 +208,11 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
     else:
         cfg = _resolve_crop(load(args.config, args.preset, sets, args.recipe), args)
     validate(cfg)
-    device = resolve_device(cfg.train.device)
+    if team is None:
+        device = resolve_device(cfg.train.device)
+    else:
+        team.dist.shard_size(cfg.train.batch_size)
+        device = team.dist.device(cfg.train.device)
     progress = not args.quiet
     train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=progress)
     val_set = open_dataset(cfg.data, cfg.model.img_size, "val", progress=progress)
@@ -192,7 +221,11 @@ def _plan(args: argparse.Namespace, run_dir: Path, resume: bool) -> _Plan | None
     return _Plan(cfg, ckpt, train_set, (torch.stack(xs), torch.stack(ys)), device)
 
 
-def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
+def _train_locked(
+    args: argparse.Namespace, run_dir: Path, plan: _Plan, team: _Team | None = None
+) -> int:
+    """Train with the plan: as one process, or as any rank of a ``team`` (rank 0 first sends
+    the plan to the others; only rank 0 writes and prints)."""
     from tqdm import tqdm
 
     from stgan import checkpoint
@@ -207,22 +240,30 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
         plan.cfg, plan.ckpt, plan.train_set, plan.sample_batch, plan.device
     )  # fmt: skip
     resume = ckpt is not None
+    main = team is None or team.dist.is_main
+    if team is not None and main:
+        team.start(cfg, plan.ckpt_path, run_dir)  # the other ranks build the same trainer
     names = train_set.attr_names
     seed_everything(cfg.train.seed)
     G = build_generator(cfg.model, len(names))
     D = build_discriminator(cfg.model, len(names))
-    trainer = Trainer(cfg, G, D, names, device)
+    trainer = Trainer(cfg, G, D, names, device, **({} if team is None else {"dist": team.dist}))
     if ckpt is not None:
         trainer.load_checkpoint(ckpt)
-        if args.resume_from:
+        if args.resume_from and main:
             _supersede_newer(run_dir, int(ckpt["step"]), args)
+    if team is not None:
+        team.align(trainer, device)
+    if not main:
+        return _train_follower(args, trainer, train_set, run_dir, team)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(run_dir / "config.toml", to_toml(cfg).encode())
     _say(
         args,
         f"stgan train: preset {cfg.preset}, {len(train_set)} training images "
         f"({cfg.data.dataset}), {cfg.model.img_size} px, G {count_parameters(G):,} / "
-        f"D {count_parameters(D):,} parameters, device {device}, run folder {run_dir}",
+        f"D {count_parameters(D):,} parameters, device {device}, run folder {run_dir}"
+        + (f", {team.describe(cfg.train.batch_size)}" if team is not None else ""),
     )
     if device.type == "cpu" and count_parameters(G) > CPU_WARN_PARAMS:
         print(
@@ -240,14 +281,17 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
     start = trainer.state.step
     stop = StopSignals()
     kwargs = {}
+    max_minutes = args.max_minutes
     if "should_stop" in inspect.signature(trainer.fit).parameters:
         kwargs["should_stop"] = stop
+        if team is not None:  # all ranks stop after the same iteration (rank 0's clock)
+            kwargs["should_stop"], max_minutes = team.agreed_stop(stop, max_minutes), None
     else:  # a trainer without clean stops: signals keep their default behaviour
         stop.enabled = False
     try:
         with stop:
             step = trainer.fit(
-                train_set, run_dir, sample_batch, args.max_steps, args.max_minutes, bar, **kwargs
+                train_set, run_dir, sample_batch, args.max_steps, max_minutes, bar, **kwargs
             )
     except Aborted as e:
         print(
@@ -256,6 +300,14 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
             file=sys.stderr,
         )
         return 128 + e.signum
+    except RuntimeError as e:
+        if team is None or not team.lost_peer(e):
+            raise
+        raise UserError(
+            "another process of this torchrun run stopped (its message or torchrun's report "
+            f"says why); the last checkpoint stays; resume with: stgan train --out {run_dir} "
+            "--resume, under torchrun as before"
+        ) from None
     last = checkpoint.list_checkpoints(run_dir)[-1]
     plotted = plot_losses(run_dir)
     where = f"checkpoint {last}; samples in {run_dir / 'samples'}" + (
@@ -275,6 +327,122 @@ def _train_locked(args: argparse.Namespace, run_dir: Path, plan: _Plan) -> int:
         return 0
     print(f"stopped at step {step}; {where}")
     return 0
+
+
+# --------------------------------------------------------------------------------------------
+# several processes (torchrun)
+@dataclass
+class _Team:
+    """The processes of a torchrun run, as this command sees them (:mod:`stgan.distributed`)."""
+
+    dist: object  # stgan.distributed.Dist
+    started: bool = False  # rank 0 sent the plan
+
+    def start(self, cfg, ckpt_path: Path | None, run_dir: Path) -> None:
+        """Rank 0: send the plan; raise the first setup error of another rank, if any."""
+        msg = {"cfg": cfg.to_dict(), "ckpt": ckpt_path and str(ckpt_path), "run": str(run_dir)}
+        self.dist.broadcast(msg)
+        self.started = True
+        errors = self.dist.gather(None)
+        for rank, error in enumerate(errors):
+            if error:
+                raise UserError(f"rank {rank} of {len(errors)}: {error}")
+
+    def align(self, trainer, device) -> None:
+        """Rank 0's weights and RNG states on every rank (equal already when all went well)."""
+        for m in (trainer.G, trainer.D, trainer.G_ema):
+            if m is not None:
+                self.dist.broadcast_module(m)
+        self.dist.sync_rng(device)
+
+    def describe(self, batch_size: int) -> str:
+        n = self.dist.world_size
+        return f"{n} processes (torchrun), global batch {batch_size} = {n} x {batch_size // n}"
+
+    def agreed_stop(self, stop: StopSignals, max_minutes: float | None):
+        """``should_stop`` for every rank: a signal on any rank, or rank 0's time limit."""
+        t0 = time.monotonic()
+
+        def should_stop() -> bool:
+            late = max_minutes is not None and time.monotonic() - t0 > 60.0 * max_minutes
+            signum, late = self.dist.agree_stop(stop.signum or 0, late)
+            if signum and stop.signum is None:
+                stop.signum = signum  # another rank was signalled: stop as it does
+            return bool(signum) or late
+
+        return should_stop
+
+    @staticmethod
+    def lost_peer(e: BaseException) -> bool:
+        from stgan.distributed import is_peer_failure
+
+        return is_peer_failure(e)
+
+
+def _lead(args: argparse.Namespace, team: _Team) -> int:
+    """Rank 0: the command as one process would run it, plus the plan sent to the others
+    (or, when it ends before, the exit status they should end with: it printed why)."""
+    try:
+        code = _cmd_train(args, team)
+    except BaseException:
+        if not team.started:
+            team.dist.broadcast({"exit": 2})
+        raise
+    if not team.started:
+        team.dist.broadcast({"exit": code})
+    return code
+
+
+def _follow(args: argparse.Namespace, team: _Team) -> int:
+    """Ranks > 0: wait for rank 0's plan, build the same trainer, train; print nothing but
+    errors of their own (prefixed with the rank)."""
+    from stgan import checkpoint
+    from stgan.cli import error_message
+    from stgan.config import from_dict
+    from stgan.data import open_dataset
+
+    dist = team.dist
+    msg = dist.broadcast()
+    if "exit" in msg:
+        return msg["exit"]  # rank 0 stopped before training and said why
+    error, plan = None, None
+    try:
+        cfg = from_dict(msg["cfg"])
+        device = dist.device(cfg.train.device)
+        ckpt = checkpoint.load(msg["ckpt"]) if msg["ckpt"] else None
+        train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=False)
+        plan = _Plan(cfg, ckpt, train_set, (), device)
+    except Exception as e:  # noqa: BLE001 - reported by rank 0, re-raised below if a bug
+        error = error_message(e) or f"{type(e).__name__}: {e}"
+        if error_message(e) is None:
+            dist.gather(error)
+            raise
+    if any(dist.gather(error)):
+        return 2  # rank 0 printed the first error
+    quiet = argparse.Namespace(**{**vars(args), "quiet": True})
+    try:
+        return _train_locked(quiet, Path(msg["run"]), plan, team)
+    except UserError as e:
+        raise UserError(f"rank {dist.rank}: {e}") from None
+    except RuntimeError as e:
+        if team.lost_peer(e):
+            return 2  # rank 0 (or torchrun) reports it
+        raise
+
+
+def _train_follower(args, trainer, train_set, run_dir: Path, team: _Team) -> int:
+    """A rank > 0 trains in step with rank 0 (which writes everything); exit status 0, or
+    128 + the signal that stopped the run."""
+    stop = StopSignals(quiet=True)
+    try:
+        with stop:
+            trainer.fit(
+                train_set, run_dir, (), args.max_steps, None, None,
+                should_stop=team.agreed_stop(stop, None),
+            )  # fmt: skip
+    except Aborted as e:
+        return 128 + e.signum
+    return 128 + stop.signum if stop.signum is not None else 0
 
 
 def _resolve_crop(cfg, args: argparse.Namespace):
@@ -328,9 +496,10 @@ class StopSignals:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.signum: int | None = None
         self.enabled = True
+        self.quiet = quiet  # no message (ranks > 0 of a torchrun run)
         self._old: dict[int, object] = {}
 
     def __call__(self) -> bool:
@@ -350,6 +519,8 @@ class StopSignals:
         if self.signum is not None:
             raise Aborted(signum)
         self.signum = signum
+        if self.quiet:
+            return
         print(
             f"\nstgan: {_signame(signum)} received: finishing the current iteration, then a "
             "checkpoint, samples and losses.png (send it again to abort at once)",
