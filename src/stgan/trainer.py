@@ -58,7 +58,8 @@ class Trainer:
         dist: distributed.Dist | None = None,
     ):  # fmt: skip
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
-        self.fast = fastpath.resolve(cfg.train, device)  # how iterations run, not what
+        processes = 1 if dist is None else dist.world_size
+        self.fast = fastpath.resolve(cfg.train, device, processes)  # how iterations run
         self.fast.prepare(self.G, self.D)
         self.attr_names = tuple(attr_names)
         self.coding = Coding.from_config(cfg)
