@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -46,6 +45,7 @@ from stgan.models.stu import STU
 # deconv 4×4 s2 p1: the kernel taps that phase a (rows) / b (columns) uses, in input order
 DECONV_TAPS = ((3, 1), (2, 0))
 ACT_LEVELS = 127  # 7-bit activations (see Int8Conv2d)
+SMALL_C = 16  # fewer channels than this (the image out): NCHW is faster than channels-last
 
 
 def int8_available() -> bool:
@@ -87,12 +87,14 @@ class SubpixelUpconv(nn.Module):
         c_out = w.shape[0]
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c_out)
         self.c_out = c_out
-        self.conv = _conv(torch.cat(phases, 0), bias.repeat(4), 0)
+        self.conv = _conv(torch.cat(phases, 0), bias.repeat(4), 1)
 
     def forward(self, x: Tensor) -> Tensor:
         H, W = x.shape[2:]
-        y = self.conv(F.pad(x, (1, 1, 1, 1)))  # (B, 4·C, H+1, W+1); phase (a, b) at (a, b)
+        y = self.conv(x)  # zero-padded by 1: (B, 4·C, H+1, W+1); phase (a, b) at (a, b)
         c = self.c_out
+        if c < SMALL_C:  # the image out: interleaved in NCHW (channels-last copies 3 at a time)
+            y = y.contiguous()
         return _interleave(
             [
                 y[:, (2 * a + b) * c : (2 * a + b + 1) * c, a : a + H, b : b + W]
@@ -104,9 +106,10 @@ class SubpixelUpconv(nn.Module):
 
 def _interleave(phases: list[Tensor]) -> Tensor:
     """The ×2 image whose pixel ``(2i+a, 2j+b)`` is pixel ``(i, j)`` of ``phases[2a+b]``
-    (four (B, C, H, W) tensors); channels-last."""
+    (four (B, C, H, W) tensors); channels-last, or NCHW under ``SMALL_C`` channels."""
     B, C, H, W = phases[0].shape
-    out = torch.empty(B, C, 2 * H, 2 * W, dtype=phases[0].dtype, memory_format=torch.channels_last)
+    fmt = torch.contiguous_format if C < SMALL_C else torch.channels_last
+    out = torch.empty(B, C, 2 * H, 2 * W, dtype=phases[0].dtype, memory_format=fmt)
     for k, y in enumerate(phases):
         out[:, :, k // 2 :: 2, k % 2 :: 2] = y
     return out
@@ -177,7 +180,24 @@ def _transpose_as_conv(t: nn.ConvTranspose2d) -> nn.Conv2d | None:
     return _conv(w, bias, [k[0] - 1 - p[0], k[1] - 1 - p[1]])
 
 
-def _quantize(x: Tensor, pad: tuple[int, int, int, int], levels: int):
+# encoder feature -> (pad, levels, _quantize's result): each goes to the next encoder layer
+# and to an STU, both zero-padded by 1: quantised once (by the encoder layer) for both
+_QUANTIZED: WeakIdKeyDictionary = WeakIdKeyDictionary()
+
+
+def _quantize(x: Tensor, pad: tuple[int, int, int, int], levels: int, keep: bool = False):
+    """:func:`_quantize_new`, or its result kept for the same tensor, padding and levels
+    (``keep``: keep this one, for a tensor nothing changes in place: an encoder feature)."""
+    hit = _QUANTIZED.get(x)
+    if hit is not None and hit[:2] == (pad, levels):
+        return hit[2]
+    out = _quantize_new(x, pad, levels)
+    if keep:
+        _QUANTIZED[x] = (pad, levels, out)
+    return out
+
+
+def _quantize_new(x: Tensor, pad: tuple[int, int, int, int], levels: int):
     """Image ``x`` (1, C, H, W) as uint8, channels-last, zero-padded by ``pad`` (left, right,
     top, bottom): ``q = round((x − lo)·levels / (hi − lo))`` with ``lo ≤ 0 ≤ hi`` its range
     (zero included, so that the padding is a value of the range too). Returns ``(q, scale,
@@ -234,17 +254,20 @@ class Int8Conv2d(nn.Module):
         self.packed = torch.ops.onednn.qconv_prepack(  # an opaque mkldnn tensor, not a buffer
             w_int, w_scale, 1.0, 0, self.stride, [0, 0], [1, 1], 1, None
         )
+        self.relu = False  # a ReLU after it, run by oneDNN on the output (:func:`_fuse_relu_`)
+        self.keep_input = False  # keep the quantised input for other layers (encoder layers)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, C, H, W), each image quantised on its own
         if x.shape[0] > 1:
             return torch.cat([self(x[i : i + 1]) for i in range(x.shape[0])])
-        return self.run(*_quantize(x, self.pad, self.act_levels))
+        return self.run(*_quantize(x, self.pad, self.act_levels, self.keep_input))
 
     def run(self, q: Tensor, scale: float, lo: float) -> Tensor:
         """The convolution of an input already quantised (and padded) by :func:`_quantize`."""
+        bias = torch.add(self.bias, self.w_sum, alpha=lo)
         return torch.ops.onednn.qconv2d_pointwise(
-            q, scale, 0, self.packed, self.w_scale, self.w_zero, self.bias + lo * self.w_sum,
-            self.stride, [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "",
+            q, scale, 0, self.packed, self.w_scale, self.w_zero, bias, self.stride, [0, 0],
+            [1, 1], 1, 1.0, 0, torch.float32, "relu" if self.relu else "none", [], "",
         )  # fmt: skip
 
 
@@ -262,6 +285,15 @@ class Int8SubpixelUpconv(nn.Module):
             Int8Conv2d(_conv(w[k * c : (k + 1) * c], b[k * c : (k + 1) * c], 0), act_levels)
             for k in range(4)
         )
+
+    @property
+    def relu(self) -> bool:
+        return self.phases[0].relu
+
+    @relu.setter
+    def relu(self, on: bool) -> None:
+        for p in self.phases:
+            p.relu = on
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[0] > 1:
@@ -297,6 +329,7 @@ class SplitSTU(nn.Module):
         pad = _padding(gates[0])
         w = [g.weight.detach() for g in gates]  # W_r, W_z, W_h: (C, C_f + C, k, k)
         b = [g.bias.detach() if g.bias is not None else torch.zeros(c) for g in gates]
+        w[2], b[2] = 2 * w[2], 2 * b[2]  # W_h, b_h doubled: tanh(h) = 2·σ(2h) − 1 (exact)
         self.feat_conv = _conv(torch.cat([wi[:, :c_f] for wi in w]), torch.cat(b), pad)
         self.state_conv = _conv(torch.cat([w[0][:, c_f:], w[1][:, c_f:]]), None, pad)
         self.hidden_conv = _conv(w[2][:, c_f:], None, pad)
@@ -311,24 +344,18 @@ class SplitSTU(nn.Module):
 
     def forward(self, feat: Tensor, state: Tensor, code: Tensor) -> tuple[Tensor, Tensor]:
         s_hat = self.transform(tile_concat([state], code if self.inject else None))  # eq. 2
-        f_r, f_z, f_h = self._feat_terms(feat).chunk(3, dim=1)
-        s_r, s_z = self.state_conv(s_hat).chunk(2, dim=1)
-        r = torch.sigmoid(f_r + s_r)  # eq. 3
-        z = torch.sigmoid(f_z + s_z)  # eq. 4
+        terms, c = self._feat_terms(feat), s_hat.shape[1]  # in place on fresh outputs below
+        rz = torch.sigmoid_(self.state_conv(s_hat).add_(terms[:, : 2 * c]))  # eqs. 3, 4
+        r, z = rz[:, :c], rz[:, c:]
         s = r * s_hat  # eq. 5
-        f_hat = _tanh(f_h + self.hidden_conv(s))  # eq. 6
-        f_t = s_hat + z * (f_hat - s_hat)  # eq. 7: (1 − z)·ŝ + z·f̂
+        sig = torch.sigmoid_(self.hidden_conv(s).add_(terms[:, 2 * c :]))  # eq. 6: f̂ = 2σ − 1
+        # eq. 7: (1 − z)·ŝ + z·f̂ = ŝ + 2z·(σ − (1 + ŝ)/2)
+        f_t = torch.addcmul(s_hat, z, sig.sub_(s_hat, alpha=0.5).sub_(0.5), value=2.0)
         if self.pass_state == "stu":
             return f_t, s
         if self.pass_state == "gru":
             return f_t, f_t
         return f_t, s_hat
-
-
-def _tanh(x: Tensor) -> Tensor:
-    """``tanh(x) = 2·σ(2x) − 1``, in place on ``x``: 2.4× faster than torch.tanh on AVX2
-    (PyTorch 2.13), within 1e-7."""
-    return torch.sigmoid_(x.mul_(2.0)).mul_(2.0).sub_(1.0)
 
 
 def _split_stu(stu: nn.Module) -> SplitSTU | None:
@@ -433,4 +460,25 @@ def fast_generator(G: nn.Module, int8: bool = True) -> nn.Module:
             return None
 
         _replace(fast, quantize)
+        _fuse_relu_(fast)
+        for m in getattr(fast, "encoder", nn.ModuleList()).modules():
+            if isinstance(m, Int8Conv2d):  # its input is the previous layer's feature
+                m.keep_input = True
     return fast
+
+
+def _fuse_relu_(model: nn.Module) -> None:
+    """Each ``nn.ReLU`` right after an int8 layer in an ``nn.Sequential`` (folded BatchNorms,
+    now ``nn.Identity``, in between) runs as that layer's oneDNN post-op instead."""
+    for seq in list(model.modules()):
+        if not isinstance(seq, nn.Sequential):
+            continue
+        for i, m in enumerate(seq):
+            if type(m) is not nn.ReLU:
+                continue
+            j = i - 1
+            while j >= 0 and isinstance(seq[j], nn.Identity):
+                j -= 1
+            if j >= 0 and isinstance(seq[j], (Int8Conv2d, Int8SubpixelUpconv)):
+                seq[j].relu = True
+                seq[i] = nn.Identity()
