@@ -290,3 +290,72 @@ def test_sync_batch_norm_keeps_the_tensors_and_local_copy_undoes_it(tiny_cfg):
     assert distributed.SyncBatchNorm2d not in {type(m) for m in copy.modules()}
     assert all(torch.equal(copy.state_dict()[k], v) for k, v in G.state_dict().items())
     assert not any(p.requires_grad for p in copy.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# `stgan train` under torchrun
+def _torchrun(argv: list[str], nproc: int = 2):
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    cmd += [f"--nproc_per_node={nproc}", "-m", "stgan", *argv]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+CLI = [
+    "train", "--config", "tiny", "--set", "data.synthetic_n=64", "--set", "train.batch_size=8",
+    "--set", "train.sync_bn=true", "--set", "train.log_every=1",
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_stgan_train_under_torchrun_trains_resumes_and_prints_once(tmp_path):
+    """Two processes: one header line, one final line, rank 0's files only, no lock left;
+    the first iteration's D losses (before any update, averaged over ranks) are one
+    process's on the global batch; --resume continues from rank 0's checkpoint."""
+    import json
+
+    from stgan.cli import main
+
+    run = tmp_path / "run"
+    p = _torchrun([*CLI, "--out", str(run), "--max-steps", "2"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    lines = p.stdout.splitlines()
+    assert [x for x in lines if x.startswith("stgan train:")] == [lines[0]]
+    assert "2 processes (torchrun), global batch 8 = 2 x 4" in lines[0]
+    assert lines[-1].startswith("stopped at step 2;") and len(lines) == 2
+    assert sorted(x.name for x in run.iterdir()) == [
+        "checkpoints", "config.toml", "log.jsonl", "losses.png", "samples",
+    ]  # fmt: skip
+    assert main([*CLI, "--out", str(tmp_path / "one"), "--max-steps", "1", "--quiet"]) == 0
+
+    def first_row(folder):
+        return json.loads((folder / "log.jsonl").read_text().splitlines()[0])
+
+    two, one = first_row(run), first_row(tmp_path / "one")
+    for key in ("D/loss", "D/att", "D/wdist"):
+        assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-6), key
+
+    p = _torchrun([*CLI, "--out", str(run), "--resume", "--max-steps", "3"])
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.splitlines()[-1].startswith("stopped at step 3;")
+    steps = [json.loads(x)["step"] for x in (run / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_a_bad_setup_under_torchrun_is_one_line_from_rank_0(tmp_path):
+    """A global batch the processes cannot share: one error line (not one per rank),
+    torchrun fails, nothing written."""
+    p = _torchrun(["train", "--config", "tiny", "--set", "train.batch_size=5", "--out",
+                   str(tmp_path / "run")])  # fmt: skip
+    assert p.returncode != 0
+    errors = [x for x in p.stderr.splitlines() if x.startswith("stgan: error:")]
+    assert errors == [
+        "stgan: error: train.batch_size=5 (the global batch) is not divisible by the 2 "
+        "processes; use a multiple of 2"
+    ]
+    assert not (tmp_path / "run").exists()

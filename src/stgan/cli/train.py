@@ -279,6 +279,7 @@ def _train_locked(
         )  # fmt: skip
 
     start = trainer.state.step
+    under = "" if team is None else " (under torchrun, as this run)"
     stop = StopSignals()
     kwargs = {}
     max_minutes = args.max_minutes
@@ -296,7 +297,7 @@ def _train_locked(
     except Aborted as e:
         print(
             f"stgan: aborted by a second {_signame(e.signum)}; the last checkpoint stays; "
-            f"resume with: stgan train --out {run_dir} --resume",
+            f"resume with: stgan train --out {run_dir} --resume{under}",
             file=sys.stderr,
         )
         return 128 + e.signum
@@ -306,7 +307,7 @@ def _train_locked(
         raise UserError(
             "another process of this torchrun run stopped (its message or torchrun's report "
             f"says why); the last checkpoint stays; resume with: stgan train --out {run_dir} "
-            "--resume, under torchrun as before"
+            f"--resume{under}"
         ) from None
     last = checkpoint.list_checkpoints(run_dir)[-1]
     plotted = plot_losses(run_dir)
@@ -316,7 +317,7 @@ def _train_locked(
     if stop.signum is not None:
         print(
             f"stopped by {_signame(stop.signum)} at step {step}; {where}; resume with: "
-            f"stgan train --out {run_dir} --resume"
+            f"stgan train --out {run_dir} --resume{under}"
         )
         return 128 + stop.signum
     if resume and step == start:
