@@ -39,6 +39,54 @@ def test_sampler_shards_partition_each_global_batch():
         assert sum((next(r) for r in ranks), []) == next(one)
 
 
+def test_one_process_needs_no_process_group(monkeypatch):
+    from stgan import distributed
+
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    assert distributed.setup() is None
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    assert distributed.setup() is None  # torchrun --nproc_per_node 1: as without torchrun
+
+
+def test_partial_or_bad_torchrun_env_is_one_line_error(monkeypatch):
+    from stgan import distributed
+
+    for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(UserError, match="RANK is set but WORLD_SIZE, LOCAL_RANK is not"):
+        distributed.setup()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "x")
+    with pytest.raises(UserError, match="must be integers"):
+        distributed.setup()
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    monkeypatch.setenv("RANK", "2")
+    with pytest.raises(UserError, match="outside WORLD_SIZE=2"):
+        distributed.setup()
+
+
+def test_device_per_local_rank_and_its_errors():
+    from stgan.distributed import Dist
+
+    d = Dist(rank=3, world_size=4, local_rank=1, local_world_size=2)
+    assert d.device("cpu") == torch.device("cpu")
+    with pytest.raises(UserError, match="train.device=cuda:1 cannot be shared by 4"):
+        d.device("cuda:1")
+    if torch.cuda.device_count() == 0:
+        with pytest.raises(UserError, match="sees no CUDA GPU"):
+            d.device("cuda")
+    elif torch.cuda.device_count() < 2:
+        with pytest.raises(UserError, match="starts 2 processes on this node but it has 1"):
+            d.device("cuda")
+    assert d.shard_size(8) == 2
+    with pytest.raises(UserError, match="not divisible by the 4 processes"):
+        d.shard_size(6)
+
+
 def test_global_batch_not_divisible_is_one_line_error(tiny_faces):
     with pytest.raises(UserError, match="batch_size=6 .*not divisible by the 4 processes"):
         batch_stream(tiny_faces, 6, seed=0, rank=0, world_size=4)
@@ -167,6 +215,8 @@ def _runs_worker(rank, world, port, out_dir):
 
     dist = _join(rank, world, port)
     try:
+        # a stop signal on rank 1 only, rank 0's clock ran out: both ranks hear both
+        torch.save(dist.agree_stop(15 * rank, rank == 0), out_dir / f"stop.rank{rank}.pt")
         for recipe, sets in GRADS:
             grads = _first_step_grads(_tiny(sets, recipe), dist)
             torch.save(grads, out_dir / f"grads-{recipe}.rank{rank}.pt")
@@ -263,6 +313,11 @@ def test_resume_with_two_processes_is_exact(two_rank_runs):
     straight, _ = _load(two_rank_runs, "per-rank-bn")
     different = [k for k in straight if not torch.equal(resumed[k], straight[k])]
     assert not different, different[:5]
+
+
+@pytest.mark.slow
+def test_every_rank_stops_after_the_same_iteration(two_rank_runs):
+    assert _load(two_rank_runs, "stop") == [(15, True), (15, True)]
 
 
 @pytest.mark.slow

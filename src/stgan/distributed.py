@@ -95,6 +95,11 @@ class Dist:
                 "LOCAL_RANK), auto or cpu"
             )
         have = torch.cuda.device_count()
+        if have == 0:
+            raise UserError(
+                "train.device=cuda asked for, but this torch sees no CUDA GPU; use "
+                "train.device=cpu (or auto)"
+            )
         if have < self.local_world_size:
             raise UserError(
                 f"torchrun starts {self.local_world_size} processes on this node but it has "
