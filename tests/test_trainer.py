@@ -99,3 +99,30 @@ def test_training_reduces_reconstruction_error(tiny_cfg, tiny_faces, tmp_path):
     rows = [json.loads(x) for x in (tmp_path / "log.jsonl").read_text().splitlines()]
     first, last = rows[0]["G/rec"], sum(r["G/rec"] for r in rows[-5:]) / 5
     assert last < 0.85 * first, (first, last)
+
+
+def test_uniform_target_strength_spans_the_test_strength(tiny_cfg, tiny_faces):
+    """train.target_int = uniform: each target entry ±U(0, 2·thres_int) (AttGAN's official
+    train.py), so changed attributes get att_diff in [0.5, 1.5] (the test strength 1.5 at the
+    top) and kept ones in [−0.5, 0.5]; fixed is the paper's code."""
+    from dataclasses import replace
+
+    from stgan.config import load
+
+    names = tiny_faces.attr_names
+    torch.manual_seed(1)
+    a = (torch.rand(512, len(names)) > 0.5).float()
+    b = a[torch.randperm(512)]
+    fixed = make_trainer(tiny_cfg, names)
+    assert torch.equal(fixed.edit_code(a, b), fixed.code(a, b))
+    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, target_int="uniform"))
+    tr = make_trainer(cfg, names)
+    code, exact = tr.edit_code(a, b), tr.code(a, b)
+    changed = a != b
+    assert torch.equal(code[changed].sign(), exact[changed].sign())
+    mag, kept = code[changed].abs(), code[~changed].abs()
+    assert mag.min() >= 0.5 and mag.max() <= 1.5 and mag.max() > 1.45 and mag.min() < 0.55
+    assert kept.max() <= 0.5 and kept.max() > 0.45
+    assert abs(mag.mean().item() - 1.0) < 0.05  # uniform, not a fixed value
+    with pytest.raises(Exception, match="target_int"):
+        load("tiny", overrides=["train.target_int=random"])

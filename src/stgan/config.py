@@ -118,6 +118,8 @@ class TrainConfig:
     w_mask: float = 0.0  # weight of the mask's mean (sparsity) in L_G (model.mask only)
     flip_share: float = 0.0  # share of training targets that flip one random attribute
     #   (0 = the paper: every target a permuted label row; attributes.training_targets)
+    target_int: str = "fixed"  # strength of the training targets G edits to: fixed (paper:
+    #   ±thres_int) | uniform (±U(0, 2·thres_int) per entry, as AttGAN's official train.py)
     sync_bn: bool = False  # torchrun: G's BatchNorm over the global batch, not per process
     #   (docs/distributed.md; one process: no effect)
     # --- the fast path: how an iteration runs on the device, not what it computes
@@ -197,6 +199,7 @@ _CHOICES = {
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
+    ("train", "target_int"): ("fixed", "uniform"),
     ("train", "amp"): ("auto", "bf16", "off"),
     ("train", "channels_last"): ("auto", "on", "off"),
     ("train", "adam"): ("auto", "default", "foreach", "fused"),

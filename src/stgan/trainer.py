@@ -58,7 +58,7 @@ class Trainer:
         dist: distributed.Dist | None = None,
     ):  # fmt: skip
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
-        processes = 1 if dist is None else dist.world_size
+        self._processes = processes = 1 if dist is None else dist.world_size
         self.fast = fastpath.resolve(cfg.train, device, processes)  # how iterations run
         self.fast.prepare(self.G, self.D)
         self.attr_names = tuple(attr_names)
@@ -82,6 +82,18 @@ class Trainer:
         """Generator input for source labels ``a`` and target labels ``b`` (both 0/1)."""
         return self.coding.code(a, self.coding.encode(b))
 
+    def edit_code(self, a: Tensor, b: Tensor) -> Tensor:
+        """The code of the edits G trains on: :meth:`code`, or with ``train.target_int =
+        uniform`` the targets at a random strength, each entry ±U(0, 2·thres_int) (AttGAN's
+        official train.py; STGAN's keeps ±thres_int), so that the test strength (±test_int,
+        att_diff ±1.5) lies inside the training range instead of beyond it."""
+        if self.cfg.train.target_int == "fixed":
+            return self.code(a, b)
+        B, n = b.shape
+        u = torch.rand(B * self._processes, n, device=b.device)  # one draw for the global batch
+        u = u if self.dist is None else self.dist.own_rows(u)
+        return self.coding.code(a, self.coding.encode(b) * 2.0 * u)
+
     def targets(self, a: Tensor) -> Tensor:
         """Target labels for a batch's source labels ``a``: a permutation of its rows (the
         paper), a ``flip_share`` of them single-attribute flips (:func:`training_targets`)."""
@@ -100,7 +112,7 @@ class Trainer:
         b = self.targets(a)
         with self.fast.autocast():  # bf16 forward passes when train.amp is on
             with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
-                x_fake = self.G(x_real, self.code(a, b))
+                x_fake = self.G(x_real, self.edit_code(a, b))
             # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so
             # this equals separate passes
             if penalize and t.penalty == "wgan-gp":
@@ -133,7 +145,7 @@ class Trainer:
         b = self.targets(a)
         with self.fast.autocast():  # bf16 forward passes when train.amp is on
             feats = self.G.encode(x_real)  # the encoder runs once; the decoder twice (official)
-            raw_fake, m_fake = self.G.decode_raw(feats, self.code(a, b))
+            raw_fake, m_fake = self.G.decode_raw(feats, self.edit_code(a, b))
             x_fake = self.G.blend(x_real, raw_fake, m_fake)
             x_rec, m_rec = self.G.decode_raw(feats, self.code(a, a))  # raw: no blend to hide in
             self.D.requires_grad_(False)
