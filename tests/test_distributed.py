@@ -87,6 +87,23 @@ def test_device_per_local_rank_and_its_errors():
         d.shard_size(6)
 
 
+def test_one_image_per_process_needs_global_batch_norm(tmp_path):
+    """Checked by rank 0 before anything is read or written."""
+    from stgan.cli import build_parser
+    from stgan.cli.train import _plan, _Team
+    from stgan.distributed import Dist
+
+    team = _Team(Dist(rank=0, world_size=8, local_rank=0, local_world_size=8))
+    argv = ["train", "--config", "tiny", "--set", "train.batch_size=8", "--set"]
+    args = build_parser().parse_args([*argv, "train.device=cpu", "--quiet"])
+    with pytest.raises(UserError, match="each of the 8 processes one image"):
+        _plan(args, tmp_path / "run", resume=False, team=team)
+    args = build_parser().parse_args([*argv, "train.batch_size=12", "--quiet"])
+    with pytest.raises(UserError, match="batch_size=12 .* not divisible by the 8 processes"):
+        _plan(args, tmp_path / "run", resume=False, team=team)
+    assert not (tmp_path / "run").exists()
+
+
 def test_global_batch_not_divisible_is_one_line_error(tiny_faces):
     with pytest.raises(UserError, match="batch_size=6 .*not divisible by the 4 processes"):
         batch_stream(tiny_faces, 6, seed=0, rank=0, world_size=4)

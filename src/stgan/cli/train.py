@@ -211,7 +211,12 @@ def _plan(
     if team is None:
         device = resolve_device(cfg.train.device)
     else:
-        team.dist.shard_size(cfg.train.batch_size)
+        if team.dist.shard_size(cfg.train.batch_size) < 2 and not cfg.train.sync_bn:
+            raise UserError(
+                f"train.batch_size={cfg.train.batch_size} gives each of the "
+                f"{team.dist.world_size} processes one image, and G's BatchNorm cannot "
+                "normalise one image alone; raise train.batch_size or set train.sync_bn=true"
+            )
         device = team.dist.device(cfg.train.device)
     progress = not args.quiet
     train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=progress)
