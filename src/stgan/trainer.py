@@ -248,7 +248,7 @@ class Trainer:
         if max_steps is not None:
             total = min(total, max_steps)
         start = self.state.step
-        if t.bn_eval == "recalibrate" and not self.bn_batches:
+        if t.bn_eval == "recalibrate" and not self.bn_batches and self.is_main:  # for outputs
             self.bn_batches = self._recalibration_batches(train_set)
         cuda = self.device.type == "cuda"
         batches = batch_stream(
