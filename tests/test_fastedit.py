@@ -12,7 +12,14 @@ from torch import nn
 from stgan.config import load
 from stgan.editing import edit, flip_target, sample_grid
 from stgan.errors import UserError
-from stgan.fastedit import Int8Conv2d, SplitSTU, SubpixelUpconv, fast_generator, int8_available
+from stgan.fastedit import (
+    Int8Conv2d,
+    Int8SubpixelUpconv,
+    SplitSTU,
+    SubpixelUpconv,
+    fast_generator,
+    int8_available,
+)
 from stgan.imageio import to_float, to_uint8
 from stgan.inference import Editor
 from stgan.models import build_discriminator, build_generator
@@ -139,6 +146,91 @@ def test_int8_convolution_is_close_to_the_float_one():
     assert rel < 0.03, rel
     border = (got - want)[..., 0, :].abs().mean() / want.abs().mean()
     assert border < 0.05, border
+
+
+@needs_int8
+def test_quantised_input_is_within_half_a_step_and_pads_are_zero():
+    """7-bit levels of x − lo (lo ≤ 0 ≤ hi): each value within half a step, the padding at
+    the level of 0, channels-last (the layout oneDNN reads)."""
+    from stgan.fastedit import _quantize_new
+
+    x = torch.randn(1, 5, 6, 7).contiguous(memory_format=torch.channels_last) + 0.7
+    q, scale, lo = _quantize_new(x, (1, 2, 3, 0), 127)
+    assert q.dtype == torch.uint8 and q.shape == (1, 5, 9, 10)
+    assert q.is_contiguous(memory_format=torch.channels_last)
+    assert lo == pytest.approx(min(x.min().item(), 0.0)) and int(q.max()) == 127
+    inner = q[:, :, 3:9, 1:8].float() * scale + lo
+    assert (inner - x).abs().max() <= scale / 2 * 1.001
+    zero = q[:, :, 0, :].float() * scale + lo  # a padded row
+    assert zero.abs().max() <= scale / 2 * 1.001
+    assert torch.equal(q[:, :, :3], torch.full_like(q[:, :, :3], round(-lo / scale)))
+
+
+@needs_int8
+@pytest.mark.parametrize("upsample", ["deconv", "resize"])
+def test_int8_upsampling_per_phase_equals_the_single_int8_convolution(upsample):
+    """One int8 convolution per phase on its own window is the single 4·C_out convolution of
+    the same quantised input (exact: int32 sums, same per-channel scales), interleaved; each
+    image of a batch on its own; with the ReLU post-op, its ReLU."""
+    from stgan.fastedit import _interleave, _quantize_new
+    from stgan.models.blocks import upconv
+
+    torch.manual_seed(0)
+    up = SubpixelUpconv(upconv(6, 5, upsample, bias=True))
+    x = torch.randn(3, 6, 4, 7).contiguous(memory_format=torch.channels_last)
+    fast = Int8SubpixelUpconv(up)
+    whole = Int8Conv2d(up.conv)  # padding 1: (H+1)×(W+1) per phase
+    with torch.inference_mode():
+        got = fast(x)
+        for i in range(3):
+            y = whole.run(*_quantize_new(x[i : i + 1], (1, 1, 1, 1), 127))
+            phases = [
+                y[:, 5 * k : 5 * k + 5, k // 2 : k // 2 + 4, k % 2 : k % 2 + 7] for k in range(4)
+            ]
+            torch.testing.assert_close(got[i : i + 1], _interleave(phases), rtol=0, atol=1e-5)
+        rel = ((got - up(x)).std() / up(x).std()).item()
+        assert rel < 0.03, rel  # and close to the float layer
+        fast.relu = True
+        torch.testing.assert_close(fast(x), got.relu(), rtol=0, atol=0)
+
+
+@needs_int8
+def test_int8_generator_fuses_its_relus_and_quantises_each_feature_once(monkeypatch):
+    """No ReLU module is left after an int8 layer (oneDNN applies it), and an encoder
+    feature is quantised once for the next encoder layer and its STU."""
+    import stgan.fastedit
+
+    G, _ = _generator()
+    fast = fast_generator(G, int8=True)
+    assert not any(type(m) is nn.ReLU for m in fast.decoder[:-1].modules())
+    ups = [m for m in fast.modules() if isinstance(m, Int8SubpixelUpconv)]
+    dec = [m for m in fast.decoder.modules() if isinstance(m, Int8SubpixelUpconv)]
+    assert len(dec) == len(G.decoder) - 1 and all(m.relu for m in dec)  # the last one is float
+    assert not any(m.relu for m in ups if m not in dec)  # the STUs' ŝ has no ReLU
+    calls = []
+    real = stgan.fastedit._quantize_new
+    monkeypatch.setattr(stgan.fastedit, "_quantize_new", lambda *a: calls.append(1) or real(*a))
+    x, code = torch.rand(1, 3, 32, 32) * 2 - 1, torch.randn(1, len(NAMES))
+    with torch.inference_mode():
+        fast(x, code)
+    phases = {id(p) for m in ups for p in m.phases}
+    convs = [m for m in fast.modules() if isinstance(m, Int8Conv2d) and id(m) not in phases]
+    n_inputs = len(ups) + len(convs)  # each layer quantises its input once
+    assert len(calls) == n_inputs - len(G.stus)  # f1 … f4: once each, not twice
+
+
+def test_tile_concat_keeps_channels_last():
+    """The tiled code follows channels-last features (torch.cat of an expanded code returns
+    NCHW, 10× slower), and NCHW ones as before; same values either way."""
+    from stgan.models.blocks import tile_concat
+
+    f = torch.randn(2, 4, 3, 5)
+    code = torch.randn(2, 6)
+    want = tile_concat([f, f], code)
+    assert want.is_contiguous()
+    got = tile_concat([f.contiguous(memory_format=torch.channels_last)] * 2, code)
+    assert got.is_contiguous(memory_format=torch.channels_last) and not got.is_contiguous()
+    assert torch.equal(got, want)
 
 
 # --- the int8 path against fp32 --------------------------------------------------------------
