@@ -17,14 +17,20 @@ its leaf layers change:
    with the kernel flipped.
 3. **STU gates split by input** (:class:`SplitSTU`): ``W * [f, ŝ] = W_f * f + W_ŝ * ŝ``;
    the feature halves of the three gates depend only on the encoder feature and are
-   computed once per encoded image, so another edit of the same image skips them.
+   computed once per encoded image, so another edit of the same image skips them. The
+   gates' elementwise equations run in place, and ``tanh(h) = 2·σ(2h) − 1`` with ``W_h``,
+   ``b_h`` doubled once (torch.tanh is 2.4× slower than sigmoid on AVX2).
 4. **int8 convolutions** (``int8=True``, :class:`Int8Conv2d`): every convolution but the
    first and the last (the image in, the image out) runs as oneDNN's int8 convolution with a
    float32 output: weights per output channel, symmetric int8; activations quantised per
    call and per image from their own range (7-bit: AVX2 multiplies u8·s8 pairs into
    saturating 16-bit sums), so there is no calibration and no data set, and an image's edit
-   does not depend on the other images of its batch. Sigmoid, tanh, the STU products and the
-   tiled code stay float.
+   does not depend on the other images of its batch. An int8 upsampling layer
+   (:class:`Int8SubpixelUpconv`) quantises its input once and runs one convolution per phase
+   on that phase's own H×W window (the single 4·C_out convolution computes (H+1)×(W+1)
+   positions per phase); a ReLU after an int8 layer is oneDNN's post-op; an encoder
+   feature is quantised once for the next encoder layer and its STU. Sigmoid, the STU
+   products and the tiled code stay float.
 
 Layers of other forms (InstanceNorm, dilated or grouped convolutions) are kept as they are.
 The error of the result against the fp32 eager generator is measured by ``stgan bench
@@ -317,7 +323,9 @@ class SplitSTU(nn.Module):
     feature, so they are computed once per feature tensor and reused while the same tensor
     comes back (many edits of one encoded image: they are kept, weakly referenced, as long
     as the feature tensor lives); ``W_r,ŝ`` and ``W_z,ŝ`` are one
-    convolution with 2·C outputs. Same equations as the STU, same results up to rounding.
+    convolution with 2·C outputs. ``W_h`` and ``b_h`` are stored doubled: the convolutions
+    give ``2h`` and ``tanh(h) = 2·σ(2h) − 1``. Same equations as the STU, same results up to
+    rounding.
     """
 
     def __init__(self, stu: nn.Module, transform: nn.Module, gates: list[nn.Conv2d]):
