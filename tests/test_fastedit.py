@@ -375,6 +375,12 @@ def test_bench_edit_json_reports_both_paths_and_the_error(capsys):
     assert r["error_images"] == 4 * (1 + 5)  # 4 faces × (reconstruction + 5 of 13 flips)
     if int8_available():
         assert MIN_PSNR_DB <= r["psnr_db"] < 200 and 0 < r["max_abs"] <= MAX_ABS
+    assert r["load_average"] is None or r["load_average"] >= 0  # how busy the machine was
+    from stgan.bench import EDIT_HEADER, EditSpeed
+
+    header, rule = EDIT_HEADER.splitlines()
+    row = EditSpeed(**r).row()  # the Markdown row: one cell per column of the header
+    assert row.count("|") == header.count("|") == rule.count("|")
 
 
 @pytest.mark.parametrize(

@@ -370,10 +370,12 @@ class EditSpeed:
     psnr_db: float  # edited uint8 images of the fast path against fp32's
     max_abs: int  # largest uint8 difference over those images
     error_images: int  # synthetic faces × targets the error was measured on
+    load_average: float | None  # the OS's 1-minute load average after the timing (None: n/a)
 
     def row(self) -> str:
+        load = "–" if self.load_average is None else f"{self.load_average:.1f}"
         return (
-            f"| {self.img_size} | {self.threads} | {self.weights} | {self.path} | "
+            f"| {self.img_size} | {self.threads} | {load} | {self.weights} | {self.path} | "
             f"{self.ms_per_edit_fp32:.1f} | {self.ms_per_edit:.1f} | {self.speedup:.2f}× | "
             f"{self.ms_per_extra_edit:.1f} | {self.speedup_extra:.2f}× | "
             f"{self.cpu_ms_per_edit_fp32:.0f} / {self.cpu_ms_per_edit:.0f} / "
@@ -387,9 +389,10 @@ class EditSpeed:
 
 
 EDIT_HEADER = (
-    "| px | threads | weights | fast path | fp32 eager ms / edit | fast ms / edit | speedup | "
-    "fast ms / extra edit | speedup | CPU ms: fp32 / fast / extra | "
-    "error vs fp32 (PSNR / max) |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "| px | threads | load average | weights | fast path | fp32 eager ms / edit | "
+    "fast ms / edit | speedup | fast ms / extra edit | speedup | "
+    "CPU ms: fp32 / fast / extra | error vs fp32 (PSNR / max) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -461,6 +464,7 @@ def edit_speed(
                 cpu_ms[k].append(1000 * (time.process_time() - c0))
     med = {k: float(np.median(v)) for k, v in ms.items()}
     cpu = {k: float(np.median(v)) for k, v in cpu_ms.items()}
+    load = _load_average()
 
     x_err, s_err = images[1:], source[1:]
     s_t = torch.as_tensor(s_err)
@@ -489,7 +493,18 @@ def edit_speed(
         psnr_db=_psnr_all(ref, out),
         max_abs=int(np.abs(ref.astype(np.int16) - out).max()),
         error_images=len(ref),
+        load_average=load,
     )
+
+
+def _load_average() -> float | None:
+    """The OS's 1-minute load average (how busy the machine was), None where unknown."""
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _psnr_all(a, b) -> float:
