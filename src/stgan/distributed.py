@@ -60,8 +60,9 @@ _ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 class Dist:
     """This process's place in a run of several processes, and the collectives training needs.
 
-    ``group`` is the default process group (NCCL and/or gloo); ``control`` a gloo group for
-    small host-side messages (plans, stop flags), so that they never wait on a GPU stream.
+    Training collectives run on the default process group (NCCL for CUDA tensors, gloo for
+    CPU ones); ``control`` is a gloo group for small host-side messages (plans, stop flags),
+    which then never wait on a GPU stream.
     """
 
     rank: int
@@ -262,7 +263,7 @@ def teardown(dist: Dist | None) -> None:
 
 
 def is_peer_failure(e: BaseException) -> bool:
-    """Whether ``e`` is a collective that failed because another process went away."""
+    """Whether ``e`` is a failed collective (typically: another process went away)."""
     if isinstance(e, getattr(tdist, "DistError", ())):
         return True
     text = str(e)

@@ -309,10 +309,11 @@ def _train_locked(
     except RuntimeError as e:
         if team is None or not team.lost_peer(e):
             raise
+        cause = " ".join(str(e).split())[:200]
         raise UserError(
-            "another process of this torchrun run stopped (its message or torchrun's report "
-            f"says why); the last checkpoint stays; resume with: stgan train --out {run_dir} "
-            f"--resume{under}"
+            f"a collective operation failed ({cause}): another process of this torchrun run "
+            "probably stopped (its message or torchrun's report says why); the last "
+            f"checkpoint stays; resume with: stgan train --out {run_dir} --resume{under}"
         ) from None
     last = checkpoint.list_checkpoints(run_dir)[-1]
     plotted = plot_losses(run_dir)
