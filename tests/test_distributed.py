@@ -3,11 +3,26 @@ and two gloo processes on the CPU against one process on the same global batch."
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import pytest
 import torch
 
 from stgan.data.stream import EpochOrderSampler, batch_stream
 from stgan.errors import UserError
+
+
+@functools.cache
+def _shared():
+    """tests/conftest.py as a module (TinyFaces, TINY_SET), also in spawned processes, where
+    no fixtures exist (``import conftest`` may find another folder's conftest)."""
+    path = Path(__file__).with_name("conftest.py")
+    spec = importlib.util.spec_from_file_location("_stgan_tests_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _take(it, k):
@@ -140,8 +155,7 @@ def _spawn(fn, world: int, *args) -> None:
 
 
 def _tiny(extra: list[str], recipe: str = "paper"):
-    from conftest import TINY_SET
-
+    TINY_SET = _shared().TINY_SET
     from stgan.config import load
 
     sets = [*TINY_SET, "train.batch_size=8", "train.sample_every=1000", *extra]
@@ -155,8 +169,7 @@ def _trainer(cfg, dist, sgd: bool = False):
     float rounding and one run's weights differ from the other's by 2·lr there (measured:
     0.1 % of some weights after one iteration of tiny). Adam itself works element by element
     on the gradients compared here, identically on every rank."""
-    from conftest import TinyFaces
-
+    TinyFaces = _shared().TinyFaces
     from stgan.models import build_discriminator, build_generator
     from stgan.runtime import seed_everything
     from stgan.trainer import Trainer
@@ -174,8 +187,7 @@ def _trainer(cfg, dist, sgd: bool = False):
 def _fit(cfg, dist, run_dir, steps: int, start_from=None, sgd: bool = False):
     """:func:`_trainer` fitted on TinyFaces up to G iteration ``steps``, from a checkpoint
     when given (every rank loads it; rank 0's RNG states, as `stgan train` does)."""
-    from conftest import TinyFaces
-
+    TinyFaces = _shared().TinyFaces
     from stgan import checkpoint
 
     data = TinyFaces()
@@ -192,8 +204,7 @@ def _first_step_grads(cfg, dist) -> dict[str, torch.Tensor]:
     """The gradients of a first D step (with its penalty) and, from the same start, of a
     first G step, on the first global batch (this rank's share of it): as the optimiser
     receives them, i.e. averaged over ranks."""
-    from conftest import TinyFaces
-
+    TinyFaces = _shared().TinyFaces
     rank, world = (0, 1) if dist is None else (dist.rank, dist.world_size)
     out = {}
     for kind in ("D", "G"):
