@@ -149,16 +149,17 @@ def test_int8_convolution_is_close_to_the_float_one():
 
 
 @needs_int8
-def test_quantised_input_is_within_half_a_step_and_pads_are_zero():
-    """7-bit levels of x − lo (lo ≤ 0 ≤ hi): each value within half a step, the padding at
-    the level of 0, channels-last (the layout oneDNN reads)."""
+@pytest.mark.parametrize("levels", [127, 255])
+def test_quantised_input_is_within_half_a_step_and_pads_are_zero(levels):
+    """7-bit (or 8-bit) levels of x − lo (lo ≤ 0 ≤ hi): each value within half a step, the
+    padding at the level of 0, channels-last (the layout oneDNN reads)."""
     from stgan.fastedit import _quantize_new
 
     x = torch.randn(1, 5, 6, 7).contiguous(memory_format=torch.channels_last) + 0.7
-    q, scale, lo = _quantize_new(x, (1, 2, 3, 0), 127)
+    q, scale, lo = _quantize_new(x, (1, 2, 3, 0), levels)
     assert q.dtype == torch.uint8 and q.shape == (1, 5, 9, 10)
     assert q.is_contiguous(memory_format=torch.channels_last)
-    assert lo == pytest.approx(min(x.min().item(), 0.0)) and int(q.max()) == 127
+    assert lo == pytest.approx(min(x.min().item(), 0.0)) and int(q.max()) == levels
     inner = q[:, :, 3:9, 1:8].float() * scale + lo
     assert (inner - x).abs().max() <= scale / 2 * 1.001
     zero = q[:, :, 0, :].float() * scale + lo  # a padded row

@@ -210,7 +210,8 @@ def _quantize_new(x: Tensor, pad: tuple[int, int, int, int], levels: int):
     lo)``, ``x ≈ q·scale + lo``.
 
     One pass of float arithmetic (``x·inv + (0.5 − lo·inv)``, all ≥ 0, truncated) and one
-    of conversion: float → int16 is vectorised where float → uint8 is not (4× slower).
+    of conversion: float → int8 (≤ 127 levels) or int16 is vectorised where float → uint8
+    is not (4× slower).
     """
     lo, hi = torch.aminmax(x.permute(0, 2, 3, 1).reshape(-1))  # a flat view if channels-last
     lo, hi = min(lo.item(), 0.0), max(hi.item(), 0.0)
@@ -220,9 +221,11 @@ def _quantize_new(x: Tensor, pad: tuple[int, int, int, int], levels: int):
     left, right, top, bottom = pad
     shape = (B, H + top + bottom, W + left + right, C)
     q = torch.full(shape, int(offset), dtype=torch.uint8).permute(0, 3, 1, 2)  # pads: 0 in x
-    q[:, :, top : top + H, left : left + W] = torch.add(torch.tensor(offset), x, alpha=inv).to(
-        torch.int16
-    )
+    levels_x = torch.add(torch.tensor(offset), x, alpha=inv)  # in [0.5, levels + 0.5]
+    if levels <= 127:  # float → int8 is vectorised; the same bits as uint8 there
+        q[:, :, top : top + H, left : left + W] = levels_x.to(torch.int8).view(torch.uint8)
+    else:
+        q[:, :, top : top + H, left : left + W] = levels_x.to(torch.int16)
     return q, 1.0 / inv, lo
 
 
