@@ -124,5 +124,13 @@ def test_uniform_target_strength_spans_the_test_strength(tiny_cfg, tiny_faces):
     assert mag.min() >= 0.5 and mag.max() <= 1.5 and mag.max() > 1.45 and mag.min() < 0.55
     assert kept.max() <= 0.5 and kept.max() > 0.45
     assert abs(mag.mean().item() - 1.0) < 0.05  # uniform, not a fixed value
+    # a floor: U(0.5, 1)·2·thres_int, so changed entries in [1, 1.5], kept ones in [0, 0.5]
+    cfg = replace(cfg, train=replace(cfg.train, target_int_min=0.5))
+    code = make_trainer(cfg, names).edit_code(a, b)
+    mag, kept = code[changed].abs(), code[~changed].abs()
+    assert mag.min() >= 1.0 and mag.min() < 1.05 and mag.max() <= 1.5 and mag.max() > 1.45
+    assert kept.max() <= 0.5 and kept.min() < 0.05
     with pytest.raises(Exception, match="target_int"):
         load("tiny", overrides=["train.target_int=random"])
+    with pytest.raises(Exception, match="target_int_min"):
+        load("tiny", overrides=["train.target_int_min=1.5"])

@@ -120,6 +120,8 @@ class TrainConfig:
     #   (0 = the paper: every target a permuted label row; attributes.training_targets)
     target_int: str = "fixed"  # strength of the training targets G edits to: fixed (paper:
     #   ±thres_int) | uniform (±U(0, 2·thres_int) per entry, as AttGAN's official train.py)
+    target_int_min: float = 0.0  # uniform: the strength's lower end, a share of 2·thres_int
+    #   (0 = AttGAN's U(0, 2·thres_int); 0.5 = U(thres_int, 2·thres_int))
     sync_bn: bool = False  # torchrun: G's BatchNorm over the global batch, not per process
     #   (docs/distributed.md; one process: no effect)
     # --- the fast path: how an iteration runs on the device, not what it computes
@@ -222,6 +224,7 @@ _RANGES = (
     ("lr_d_scale", 0.0, 1e3),
     ("ema_decay", 0.0, 1.0),
     ("flip_share", 0.0, 1.0),
+    ("target_int_min", 0.0, 1.0),
 )
 _OPEN_LOW = ("lr", "thres_int", "test_int", "lr_d_scale")
 _OPEN_HIGH = ("beta1", "beta2", "ema_decay")

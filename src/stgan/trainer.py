@@ -85,13 +85,15 @@ class Trainer:
     def edit_code(self, a: Tensor, b: Tensor) -> Tensor:
         """The code of the edits G trains on: :meth:`code`, or with ``train.target_int =
         uniform`` the targets at a random strength, each entry ±U(0, 2·thres_int) (AttGAN's
-        official train.py; STGAN's keeps ±thres_int), so that the test strength (±test_int,
+        official train.py; STGAN's keeps ±thres_int; ``target_int_min`` raises the lower end
+        to that share of 2·thres_int), so that the test strength (±test_int,
         att_diff ±1.5) lies inside the training range instead of beyond it."""
         if self.cfg.train.target_int == "fixed":
             return self.code(a, b)
         B, n = b.shape
+        lo = self.cfg.train.target_int_min
         u = torch.rand(B * self._processes, n, device=b.device)  # one draw for the global batch
-        u = u if self.dist is None else self.dist.own_rows(u)
+        u = lo + (1.0 - lo) * (u if self.dist is None else self.dist.own_rows(u))
         return self.coding.code(a, self.coding.encode(b) * 2.0 * u)
 
     def targets(self, a: Tensor) -> Tensor:
