@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         logs = []
         for step in range(args.steps):
             tr.schedule(step, 10**9)
-            pen = tuple((step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic))
-            logs.append({k: v.item() for k, v in run(batches, pen).items()})
+            logs.append({k: v.item() for k, v in run(batches, tr.penalized(step)).items()})
         return tr, logs, getattr(tr.run_iteration, "captured", 0) if graph else 0
 
     eager, logs_e, _ = arm(graph=False)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from stgan.bench import _penalize, _trainer, count_flops, device_peak, schedule_iterations
+from stgan.bench import _trainer, count_flops, device_peak, schedule_iterations
 from stgan.cli import main
 from stgan.config import load
 from tests.conftest import TINY_SET
@@ -45,7 +45,7 @@ def test_flop_count_equals_a_direct_count_of_whole_iterations(extra):
     counter = FlopCounterMode(display=False)
     with counter:
         for step in range(t.penalty_every):
-            tr.iteration(batches, _penalize(t, step))
+            tr.iteration(batches, tr.penalized(step))
     direct = counter.get_total_flops() / t.penalty_every
     assert direct > 0
     assert count_flops(cfg, torch.device("cpu"), 4) == pytest.approx(direct, rel=1e-9)

@@ -60,8 +60,7 @@ def run(tr: Trainer, iterations: int) -> list[dict[str, float]]:
     t, out = tr.cfg.train, []
     for step in range(iterations):
         tr.schedule(step, 1000)
-        pen = tuple((step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic))
-        logs = tr.run_iteration(batches(t.n_critic + 1), pen)
+        logs = tr.run_iteration(batches(t.n_critic + 1), tr.penalized(step))
         assert {v.dtype for v in logs.values()} == {torch.float32}, logs
         out.append({k: v.item() for k, v in logs.items()})
     return out

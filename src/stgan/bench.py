@@ -146,7 +146,7 @@ def count_flops(cfg: Config, device: torch.device, n_attrs: int = 13) -> float:
     counter = FlopCounterMode(display=False)
     with counter:
         for step in range(t.penalty_every):
-            tr.iteration(batches, _penalize(t, step))
+            tr.iteration(batches, tr.penalized(step))
     return counter.get_total_flops() / t.penalty_every * t.batch_size / 2
 
 
@@ -158,11 +158,6 @@ def _trainer(cfg: Config, device: torch.device, n_attrs: int):
     x = torch.rand(t.batch_size, 3, m.img_size, m.img_size, device=device) * 2 - 1
     a = (torch.rand(t.batch_size, n_attrs, device=device) > 0.5).float()
     return tr, [(x, a)] * (t.n_critic + 1)
-
-
-def _penalize(t, step: int) -> tuple[bool, ...]:
-    """Which critic steps of iteration ``step`` are penalised (as Trainer.fit)."""
-    return tuple((step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic))
 
 
 def train_speeds(
@@ -199,7 +194,7 @@ def train_speeds(
         extra = (CAPTURE_WARMUP + 1) * t.penalty_every if tr.fast.cuda_graph else 0
         for step in range(warmup + extra):
             tr.schedule(step, 10**9)
-            tr.run_iteration(batches, _penalize(t, step))
+            tr.run_iteration(batches, tr.penalized(step))
         sync()
         if cuda:
             mem = (torch.cuda.max_memory_allocated(device) - base) / 2**20
@@ -212,7 +207,7 @@ def train_speeds(
             sync()
             t0, c0 = time.perf_counter(), time.process_time()
             tr.schedule(step, 10**9)
-            tr.run_iteration(batches, _penalize(tr.cfg.train, step))
+            tr.run_iteration(batches, tr.penalized(step))
             sync()
             ms.append(1000 * (time.perf_counter() - t0))
             cpu_ms.append(1000 * (time.process_time() - c0))
@@ -383,8 +378,6 @@ class EditSpeed:
         )
 
     def to_json(self) -> dict:
-        from dataclasses import asdict
-
         return asdict(self)
 
 

@@ -181,6 +181,12 @@ class Trainer:
             d_logs = self.d_step(x, a, penalize=pen)
         return {**d_logs, **self.g_step(*last)}
 
+    def penalized(self, step: int) -> tuple[bool, ...]:
+        """Which critic steps of iteration ``step`` take the penalty (lazy regularisation:
+        every ``penalty_every``-th critic step of the run; all of them in the paper)."""
+        t = self.cfg.train
+        return tuple((step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic))
+
     # --- several processes (torchrun; stgan.distributed) ---------------------------------
     @property
     def is_main(self) -> bool:
@@ -273,10 +279,7 @@ class Trainer:
             for step in range(start, total):
                 lr = self.schedule(step, iters_per_epoch)
                 fresh = [self._to_device(next(batches)) for _ in range(t.n_critic + 1)]
-                penalize = tuple(  # lazy penalty: every penalty_every-th critic step
-                    (step * t.n_critic + i) % t.penalty_every == 0 for i in range(t.n_critic)
-                )
-                logs = self.run_iteration(fresh, penalize)  # n_critic d_steps, one g_step
+                logs = self.run_iteration(fresh, self.penalized(step))  # n_critic d, one g
                 self.state.step = done = step + 1
                 if done % t.log_every == 0 or done == total:
                     if self.dist is not None:  # the global batch's means
