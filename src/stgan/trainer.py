@@ -58,7 +58,7 @@ class Trainer:
         dist: distributed.Dist | None = None,
     ):  # fmt: skip
         self.cfg, self.G, self.D, self.device = cfg, G.to(device), D.to(device), device
-        self._processes = processes = 1 if dist is None else dist.world_size
+        processes = 1 if dist is None else dist.world_size
         self.fast = fastpath.resolve(cfg.train, device, processes)  # how iterations run
         self.fast.prepare(self.G, self.D)
         self.attr_names = tuple(attr_names)
@@ -90,10 +90,8 @@ class Trainer:
         att_diff ±1.5) lies inside the training range instead of beyond it."""
         if self.cfg.train.target_int == "fixed":
             return self.code(a, b)
-        B, n = b.shape
         lo = self.cfg.train.target_int_min
-        u = torch.rand(B * self._processes, n, device=b.device)  # one draw for the global batch
-        u = lo + (1.0 - lo) * (u if self.dist is None else self.dist.own_rows(u))
+        u = lo + (1.0 - lo) * self.batch_rand(*b.shape, device=b.device)
         return self.coding.code(a, self.coding.encode(b) * 2.0 * u)
 
     def targets(self, a: Tensor) -> Tensor:
@@ -118,7 +116,7 @@ class Trainer:
             # one D pass over real, fake (and interpolates): InstanceNorm is per instance, so
             # this equals separate passes
             if penalize and t.penalty == "wgan-gp":
-                alpha = self.batch_rand(B, x_real.device)
+                alpha = self.batch_rand(B, 1, 1, 1, device=x_real.device)
                 x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
                 adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
                 real_adv, fake_adv, hat_adv = adv.split(B)
@@ -200,12 +198,12 @@ class Trainer:
             per_rank_bn = module is self.G and not self.cfg.train.sync_bn
             self.dist.sync_gradients(module, buffers=per_rank_bn)
 
-    def batch_rand(self, B: int, device: torch.device) -> Tensor:
-        """U(0, 1) per image, (B, 1, 1, 1); with several processes this rank's rows of one
-        draw for the global batch (alike on every rank), as one process draws it."""
+    def batch_rand(self, B: int, *shape: int, device: torch.device) -> Tensor:
+        """U(0, 1) of shape (B, *shape) for a batch of B; with several processes this rank's
+        rows of one draw for the global batch (alike on every rank), as one process draws it."""
         if self.dist is None:
-            return torch.rand(B, 1, 1, 1, device=device)
-        return self.dist.own_rows(torch.rand(B * self.dist.world_size, 1, 1, 1, device=device))
+            return torch.rand(B, *shape, device=device)
+        return self.dist.own_rows(torch.rand(B * self.dist.world_size, *shape, device=device))
 
     def lr_at(self, step: int, iters_per_epoch: int) -> float:
         """Learning rate of iteration ``step``: ÷10 per ``decay_epoch`` epochs, as the official
