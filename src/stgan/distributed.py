@@ -115,12 +115,9 @@ class Dist:
         Raises:
             UserError: ``batch_size`` is not a multiple of the world size.
         """
-        if batch_size % self.world_size:
-            raise UserError(
-                f"train.batch_size={batch_size} (the global batch) is not divisible by the "
-                f"{self.world_size} processes; use a multiple of {self.world_size}"
-            )
-        return batch_size // self.world_size
+        from stgan.data.stream import shard_size
+
+        return shard_size(batch_size, self.world_size)
 
     # --- training collectives -------------------------------------------------------------
     def all_gather_rows(self, x: Tensor) -> Tensor:

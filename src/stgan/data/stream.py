@@ -26,6 +26,20 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from stgan.errors import UserError
 
 
+def shard_size(batch_size: int, world_size: int) -> int:
+    """Rows per process of a global batch of ``batch_size`` shared by ``world_size``.
+
+    Raises:
+        UserError: ``batch_size`` is not a multiple of ``world_size``.
+    """
+    if batch_size % world_size:
+        raise UserError(
+            f"train.batch_size={batch_size} (the global batch) is not divisible by the "
+            f"{world_size} processes; use a multiple of {world_size}"
+        )
+    return batch_size // world_size
+
+
 class EpochOrderSampler:
     """Yields index lists (batches) from global batch ``start`` on, forever; with
     ``world_size`` > 1, rank ``rank``'s contiguous share of each global batch."""
@@ -34,11 +48,11 @@ class EpochOrderSampler:
         self, n: int, batch_size: int, seed: int, start: int = 0, rank: int = 0,
         world_size: int = 1,
     ):  # fmt: skip
-        if batch_size % world_size or not 0 <= rank < world_size:
-            raise ValueError(f"batch {batch_size} cannot be shared by rank {rank}/{world_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} is not one of {world_size} processes")
         self.n, self.batch_size, self.seed, self.start = n, batch_size, seed, start
         self.per_epoch = n // batch_size
-        self.shard = batch_size // world_size
+        self.shard = shard_size(batch_size, world_size)
         self.offset = rank * self.shard
 
     def order(self, epoch: int) -> torch.Tensor:
@@ -136,11 +150,6 @@ def batch_stream(
         raise UserError(
             f"the training set has {n} images, fewer than train.batch_size="
             f"{batch_size}; lower train.batch_size or add images"
-        )
-    if batch_size % world_size:
-        raise UserError(
-            f"train.batch_size={batch_size} (the global batch) is not divisible by the "
-            f"{world_size} processes; use a multiple of {world_size}"
         )
     sampler = EpochOrderSampler(n, batch_size, seed, start, rank, world_size)
     array = getattr(dataset, "uint8_array", lambda: None)()
