@@ -15,7 +15,6 @@ every iteration, so all ranks stop after the same one.
 from __future__ import annotations
 
 import argparse
-import inspect
 import signal
 import sys
 import threading
@@ -252,7 +251,7 @@ def _train_locked(
     seed_everything(cfg.train.seed)
     G = build_generator(cfg.model, len(names))
     D = build_discriminator(cfg.model, len(names))
-    trainer = Trainer(cfg, G, D, names, device, **({} if team is None else {"dist": team.dist}))
+    trainer = Trainer(cfg, G, D, names, device, dist=None if team is None else team.dist)
     if ckpt is not None:
         trainer.load_checkpoint(ckpt)
         if args.resume_from and main:
@@ -286,18 +285,13 @@ def _train_locked(
     start = trainer.state.step
     under = "" if team is None else " (under torchrun, as this run)"
     stop = StopSignals()
-    kwargs = {}
-    max_minutes = args.max_minutes
-    if "should_stop" in inspect.signature(trainer.fit).parameters:
-        kwargs["should_stop"] = stop
-        if team is not None:  # all ranks stop after the same iteration (rank 0's clock)
-            kwargs["should_stop"], max_minutes = team.agreed_stop(stop, max_minutes), None
-    else:  # a trainer without clean stops: signals keep their default behaviour
-        stop.enabled = False
+    should_stop, max_minutes = stop, args.max_minutes
+    if team is not None:  # all ranks stop after the same iteration (rank 0's clock)
+        should_stop, max_minutes = team.agreed_stop(stop, max_minutes), None
     try:
         with stop:
             step = trainer.fit(
-                train_set, run_dir, sample_batch, args.max_steps, max_minutes, bar, **kwargs
+                train_set, run_dir, sample_batch, args.max_steps, max_minutes, bar, should_stop
             )
     except Aborted as e:
         print(
@@ -505,7 +499,6 @@ class StopSignals:
 
     def __init__(self, quiet: bool = False) -> None:
         self.signum: int | None = None
-        self.enabled = True
         self.quiet = quiet  # no message (ranks > 0 of a torchrun run)
         self._old: dict[int, object] = {}
 
@@ -513,7 +506,7 @@ class StopSignals:
         return self.signum is not None
 
     def __enter__(self) -> StopSignals:
-        if self.enabled and threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread():
             self._old = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
