@@ -130,7 +130,7 @@ class TrainConfig:
     channels_last: str = "auto"  # auto | on | off: NHWC weights and activations
     adam: str = "auto"  # auto (fused on CUDA, else default) | default (torch's) | foreach | fused
     cuda_graph: str = "auto"  # auto | on | off: whole iterations replayed from CUDA graphs
-    compile: bool = False  # torch.compile the iteration (opt-in; measured slower in issue 7)
+    compile: bool = False  # torch.compile of G's blocks (opt-in; measured slower in issue 7)
 
 
 @dataclass(frozen=True)
