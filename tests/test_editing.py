@@ -19,7 +19,8 @@ SRC = torch.tensor([[0.0, 1.0, 1.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0, 0.0]])  # (B
 
 
 class Recorder(nn.Module):
-    """Returns its input images unchanged and records the codes it was given."""
+    """Returns its input images unchanged and records the codes it was given (a masked one:
+    mask 0.25 everywhere, and the codes its masks were made under)."""
 
     def __init__(self, mask: bool = False):
         super().__init__()
@@ -28,12 +29,21 @@ class Recorder(nn.Module):
         self.mask_codes: list[torch.Tensor] = []
 
     def forward(self, x, code):
-        self.codes.append(code.clone())
-        return x
+        return self.blend(x, *self.decode_raw(self.encode(x), code))
 
-    def edit_mask(self, x, code):
+    def encode(self, x):
+        return x  # the "features": the images themselves
+
+    def decode_raw(self, feats, code):
+        self.codes.append(code.clone())
+        if not self.mask:
+            return feats, None
         self.mask_codes.append(code.clone())
-        return torch.full_like(x[:, :1], 0.25)  # (B, 1, H, W)
+        return feats, torch.full_like(feats[:, :1], 0.25)  # (B, 1, H, W)
+
+    @staticmethod
+    def blend(x, raw, m):
+        return raw if m is None else x + m * (raw - x)
 
 
 def pm(labels01, value):

@@ -57,32 +57,27 @@ def flip_all(
 
 
 @torch.no_grad()
+@torch.no_grad()
 def sample_grid(
     G: nn.Module, x: Tensor, source01: Tensor, names: Sequence[str], coding: Coding
 ) -> np.ndarray:
-    """The paper-style grid: one row per image, input | reconstruction | each flip."""
-    cols = [x, reconstruct(G, x, source01, coding)]
-    cols += flip_all(G, x, source01, names, coding)
-    tiles = [to_uint8(c) for c in cols]  # each (B, H, W, 3)
-    rows = [[t[b] for t in tiles] for b in range(x.shape[0])]
-    if getattr(G, "mask", False):  # a masked G: under each row, the mask of every column
-        masks = [torch.zeros_like(x), _mask_image(G, x, source01, coding.encode(source01), coding)]
-        for i in range(len(names)):
-            _, tgt = flip_target(source01, names, i, coding)
-            masks.append(_mask_image(G, x, source01, tgt, coding))
-        mask_tiles = [to_uint8(m) for m in masks]
-        rows = [r for b in range(x.shape[0]) for r in (rows[b], [t[b] for t in mask_tiles])]
+    """The paper-style grid: one row per image, input | reconstruction | each flip, the
+    encoder run once; a masked G adds under each row the mask of every column (black: input
+    kept, white: generated). ``G`` is anything with ``encode``, ``decode_raw`` and ``blend``
+    (the generator, or the fast editing path's rewrite of it)."""
+    targets = [coding.encode(source01)]
+    targets += [flip_target(source01, names, i, coding)[1] for i in range(len(names))]
+    feats = G.encode(x)
+    cols, masks = [to_uint8(x)], [to_uint8(torch.zeros_like(x))]
+    for target in targets:
+        raw, m = G.decode_raw(feats, coding.code(source01, target))
+        cols.append(to_uint8(G.blend(x, raw, m)))
+        if m is not None:
+            masks.append(to_uint8((m * 2.0 - 1.0).expand(-1, 3, -1, -1)))
+    rows = [[c[b] for c in cols] for b in range(x.shape[0])]
+    if len(masks) > 1:
+        rows = [r for b in range(x.shape[0]) for r in (rows[b], [m[b] for m in masks])]
     return make_grid(rows)
-
-
-def _mask_image(
-    G: nn.Module, x: Tensor, source01: Tensor, target_enc: Tensor, coding: Coding
-) -> Tensor:
-    """The edit's mask as a grey image in [−1, 1] (black: input kept, white: generated).
-
-    A masked generator takes the difference code (the config refuses ``mask`` otherwise)."""
-    m = G.edit_mask(x, coding.code(source01, target_enc))
-    return (m * 2.0 - 1.0).expand(-1, 3, -1, -1)
 
 
 # --- the official test modes (test.py of csmliu/STGAN; reference §4 "official test modes") ---

@@ -24,10 +24,10 @@ import torch
 from stgan import checkpoint
 from stgan.attributes import Coding, check_names, conflicts, set_attribute
 from stgan.config import Config, from_dict
-from stgan.editing import flip_target
+from stgan.editing import sample_grid
 from stgan.errors import UserError
 from stgan.fastedit import fast_generator, int8_available
-from stgan.imageio import make_grid, to_float, to_uint8
+from stgan.imageio import to_float, to_uint8
 from stgan.models import build_generator, count_parameters
 
 FAST_MIN_PARAMS = 5_000_000  # auto: the fast path from here (celeba128: 75 M; tiny: 1 M)
@@ -152,22 +152,8 @@ class Editor:
     def grid(self, images: np.ndarray, source01: np.ndarray) -> np.ndarray:
         """Paper-style grid: a row per image, input | reconstruction | each attribute flipped
         (the encoder run once); a masked generator adds a row of masks under each row."""
-        src, coding = self._source(source01), self.coding
-        targets = [coding.encode(src)]
-        targets += [
-            flip_target(src, self.attr_names, i, coding)[1] for i in range(len(self.attr_names))
-        ]
-        enc = self.encode(images)
-        cols, masks = [to_uint8(enc.x)], [to_uint8(torch.zeros_like(enc.x))]
-        for t in targets:
-            y, m = self._decode(enc, src, t)
-            cols.append(to_uint8(y))
-            if m is not None:
-                masks.append(to_uint8((m * 2.0 - 1.0).expand(-1, 3, -1, -1)))
-        rows = [[c[b] for c in cols] for b in range(len(enc))]
-        if len(masks) > 1:  # as editing.sample_grid: under each row, the mask of every column
-            rows = [r for b in range(len(enc)) for r in (rows[b], [m[b] for m in masks])]
-        return make_grid(rows)
+        x, src = self._input(images), self._source(source01)
+        return sample_grid(self.net, x, src, self.attr_names, self.coding)
 
     def _source(self, source01) -> torch.Tensor:
         return torch.as_tensor(source01, dtype=torch.float32, device=self.device)
@@ -176,10 +162,13 @@ class Editor:
     def encode(self, images: np.ndarray) -> Encoded:
         """Run the encoder once on uint8 images (B, S, S, 3); decode the result under any
         number of targets with :meth:`decode`."""
-        x = to_float(images).to(self.device)
-        if self.fast:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = self._input(images)
         return Encoded(x, self.net.encode(x))
+
+    def _input(self, images: np.ndarray) -> torch.Tensor:
+        """uint8 images (B, S, S, 3) as the path's input: [−1, 1], channels-last when fast."""
+        x = to_float(images).to(self.device)
+        return x.contiguous(memory_format=torch.channels_last) if self.fast else x
 
     @torch.inference_mode()
     def _decode(self, enc: Encoded, source01, target_enc: torch.Tensor):
