@@ -88,6 +88,10 @@ def test_compare_table_and_the_note_when_nothing_is_switched_on(capsys):
         ("bench --each-switch", "--each-switch goes with --compare"),
         ("bench --data synthetic --compare", "--data measures input throughput"),
         ("bench --edit --compare", "--edit always compares"),
+        ("bench --edit --data synthetic", "leave out --data"),
+        ("bench --edit --device cuda", "leave out --device"),
+        ("bench --checkpoint run", "--checkpoint goes with --edit"),
+        ("bench --edit --checkpoint missing-run", "does not exist"),
     ],
 )
 def test_bad_bench_options_are_one_line(argv, message, capsys):

@@ -382,20 +382,3 @@ def test_bench_edit_json_reports_both_paths_and_the_error(capsys):
     header, rule = EDIT_HEADER.splitlines()
     row = EditSpeed(**r).row()  # the Markdown row: one cell per column of the header
     assert row.count("|") == header.count("|") == rule.count("|")
-
-
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        ("bench --edit --data synthetic", "leave out --data"),
-        ("bench --edit --device cuda", "leave out --device"),
-        ("bench --checkpoint run", "--checkpoint goes with --edit"),
-        ("bench --edit --checkpoint missing-run", "does not exist"),
-    ],
-)
-def test_bench_edit_bad_input_is_one_line(argv, message, capsys):
-    from stgan.cli import main
-
-    assert main(argv.split()) == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
