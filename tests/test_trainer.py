@@ -134,3 +134,30 @@ def test_uniform_target_strength_spans_the_test_strength(tiny_cfg, tiny_faces):
         load("tiny", overrides=["train.target_int=random"])
     with pytest.raises(Exception, match="target_int_min"):
         load("tiny", overrides=["train.target_int_min=1.5"])
+
+
+def test_test_target_strength_trains_the_edits_evaluated(tiny_cfg):
+    """train.target_int = test: changed entries at the test strength (att_diff ±1.5), kept
+    ones 0, so a single-attribute flip trains on exactly the code the evaluation edits with
+    (editing.flip_target); AttGAN's target label gets ±test_int on changed entries."""
+    from dataclasses import replace
+
+    from stgan.attributes import DEFAULT_ATTRS
+    from stgan.editing import flip_target
+
+    names = list(DEFAULT_ATTRS)
+    torch.manual_seed(2)
+    a = (torch.rand(256, len(names)) > 0.5).float()
+    b = a[torch.randperm(256)]
+    cfg = replace(tiny_cfg, train=replace(tiny_cfg.train, target_int="test"))
+    tr = make_trainer(cfg, names)
+    code, changed = tr.edit_code(a, b), a != b
+    assert torch.equal(code[changed], (b[changed] * 2 - 1) * 1.5)
+    assert torch.equal(code[~changed], torch.zeros_like(code[~changed]))
+    young = names.index("Young")  # no conflict rules: the flip changes this entry only
+    b1, enc = flip_target(a, names, young, tr.coding)
+    assert torch.equal(tr.edit_code(a, b1), tr.coding.code(a, enc))
+    cfg = replace(cfg, model=replace(cfg.model, label="target"))
+    code = make_trainer(cfg, names).edit_code(a, b)
+    assert torch.equal(code[changed], (b[changed] * 2 - 1) * 1.0)
+    assert torch.equal(code[~changed], (b[~changed] * 2 - 1) * 0.5)

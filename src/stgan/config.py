@@ -49,6 +49,7 @@ class ModelConfig:
     label: str = "diff"  # generator input: diff (att_t - att_s, STGAN) | target (AttGAN)
     # --- switches beyond the paper (off = the paper's architecture; docs/recipes.md) ---
     upsample: str = "deconv"  # decoder upsampling: deconv (paper, 4x4 s2) | resize (nearest+3x3)
+    stu_upsample: str = "deconv"  # the STUs' state upsampling W_t (eq. 2): deconv | resize
     mask: bool = False  # output m·G(x) + (1−m)·x through a predicted mask m (4th channel)
     # --- options of the official code (train.py); defaults = the paper's model (docs/official.md)
     stu_dim: int = 0  # STU widths min(stu_dim·2^i, 1024); 0 = the encoder's (official: own, 64)
@@ -120,6 +121,7 @@ class TrainConfig:
     #   (0 = the paper: every target a permuted label row; attributes.training_targets)
     target_int: str = "fixed"  # strength of the training targets G edits to: fixed (paper:
     #   ±thres_int) | uniform (±U(0, 2·thres_int) per entry, as AttGAN's official train.py)
+    #   | test (changed entries at ±test_int, the test strength: att_diff ±1.5; kept ±thres_int)
     target_int_min: float = 0.0  # uniform: the strength's lower end, a share of 2·thres_int
     #   (0 = AttGAN's U(0, 2·thres_int); 0.5 = U(thres_int, 2·thres_int))
     sync_bn: bool = False  # torchrun: G's BatchNorm over the global batch, not per process
@@ -198,10 +200,11 @@ _CHOICES = {
     ("data", "resize"): ("pil", "tf-bicubic"),
     ("data", "split"): ("auto", "stgan", "partition", "fraction"),
     ("model", "upsample"): ("deconv", "resize"),
+    ("model", "stu_upsample"): ("deconv", "resize"),
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
-    ("train", "target_int"): ("fixed", "uniform"),
+    ("train", "target_int"): ("fixed", "uniform", "test"),
     ("train", "amp"): ("auto", "bf16", "off"),
     ("train", "channels_last"): ("auto", "on", "off"),
     ("train", "adam"): ("auto", "default", "foreach", "fused"),

@@ -87,9 +87,15 @@ class Trainer:
         uniform`` the targets at a random strength, each entry ±U(0, 2·thres_int) (AttGAN's
         official train.py; STGAN's keeps ±thres_int; ``target_int_min`` raises the lower end
         to that share of 2·thres_int), so that the test strength (±test_int,
-        att_diff ±1.5) lies inside the training range instead of beyond it."""
+        att_diff ±1.5) lies inside the training range instead of beyond it; or with
+        ``test`` every changed entry at that test strength (:meth:`Coding.encode_target`:
+        att_diff ±1.5, kept ones 0), so that G trains on exactly the edits it is asked for
+        at test time (docs/recipes.md: fixed-strength edits extrapolated to ±1.5 damage the
+        pixels outside the attribute's region)."""
         if self.cfg.train.target_int == "fixed":
             return self.code(a, b)
+        if self.cfg.train.target_int == "test":
+            return self.coding.code(a, self.coding.encode_target(b, changed=a != b))
         lo = self.cfg.train.target_int_min
         u = lo + (1.0 - lo) * self.batch_rand(*b.shape, device=b.device)
         return self.coding.code(a, self.coding.encode(b) * 2.0 * u)
