@@ -111,6 +111,8 @@ class TrainConfig:
     adv_loss: str = "wgan"  # wgan (paper) | nsgan (non-saturating logistic, softplus)
     penalty: str = "wgan-gp"  # wgan-gp (paper: (‖∇D(x̂)‖−1)² on interpolates) | r1 (‖∇D(x)‖²)
     penalty_every: int = 1  # lazy penalty: every k critic steps, weighted ×k
+    augment: str = "none"  # what D sees: none (paper) | translate | translate-flip (random
+    #   shifts up to 1/8 of the side, and mirroring; stgan.augment: DiffAugment's translation)
     w_att_r1: float = 0.0  # R1 on D's attribute head: ‖∂(s·D_att(x))/∂x‖², s random ±1
     #   (penalty = r1; lazy with it): a smooth attribute classifier that G cannot flip with
     #   small perturbations (0 = off, the paper)
@@ -208,6 +210,7 @@ _CHOICES = {
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
     ("train", "target_int"): ("fixed", "uniform", "test"),
+    ("train", "augment"): ("none", "translate", "translate-flip"),
     ("train", "amp"): ("auto", "bf16", "off"),
     ("train", "channels_last"): ("auto", "on", "off"),
     ("train", "adam"): ("auto", "default", "foreach", "fused"),
