@@ -63,7 +63,6 @@ def test_recipe_round_trips_through_run_files_and_rejects_unknown_names():
         ("train.ema_decay=1", "train.ema_decay"),
         ("data.num_workers=-1", "data.num_workers"),
         ("train.penalty_every=0", "train.penalty_every"),
-        ("train.w_att_r1=-1", "train.w_att_r1"),
     ],
 )
 def test_every_numeric_field_is_checked(bad, field):
@@ -160,42 +159,6 @@ def test_r1_penalty_matches_a_hand_computation():
     logits = (x * w).flatten(1).sum(1) + (x**2).flatten(1).sum(1)  # ∇ = w + 2x
     expect = ((w + 2 * x.detach()) ** 2).flatten(1).sum(1).mean()
     torch.testing.assert_close(losses.r1_penalty(logits, x), expect)
-
-
-def test_attribute_r1_matches_a_hand_computation():
-    """A linear attribute head D_att(x) = x·W: the gradient of s·D_att is W s per sample."""
-    W = torch.randn(3 * 4 * 4, 5)
-    x = torch.randn(6, 3, 4, 4, requires_grad=True)
-    signs = torch.randint(0, 2, (6, 5)).float() * 2 - 1
-    expect = (signs @ W.T).pow(2).sum(1).mean()
-    torch.testing.assert_close(losses.r1_attribute_penalty(x.flatten(1) @ W, x, signs), expect)
-
-
-def test_attribute_r1_adds_its_lazy_term_to_the_critic_loss(tiny_faces):
-    """train.w_att_r1: D's loss gains w_att_r1 · k · the attribute R1 of the real batch (its
-    signs drawn after everything else of the step), only on penalised steps."""
-    x, a, k = tiny_faces.x[:4], tiny_faces.y[:4], 2
-
-    def trainer(w):  # fresh, alike for every w (make_trainer seeds the initialisation)
-        cfg = fast_cfg(f"train.penalty_every={k}", f"train.w_att_r1={w}")
-        return make_trainer(cfg, tiny_faces.attr_names)
-
-    def d_loss(w, penalize):
-        tr = trainer(w)
-        torch.manual_seed(5)
-        return tr.d_step(x, a, penalize=penalize)["D/loss"].detach()
-
-    tr = trainer(0.0)
-    torch.manual_seed(5)
-    tr.targets(a)  # the draws d_step makes before the signs
-    signs = torch.rand(*a.shape).round() * 2 - 1
-    xg = x.clone().requires_grad_(True)
-    by_hand = losses.r1_attribute_penalty(tr.D(xg)[1], xg, signs).detach()
-    assert by_hand > 0
-    torch.testing.assert_close(d_loss(3.0, True), d_loss(0.0, True) + 3.0 * k * by_hand)
-    torch.testing.assert_close(d_loss(3.0, False), d_loss(0.0, False))  # not between
-    with pytest.raises(UserError, match="w_att_r1"):
-        load("tiny", overrides=["train.w_att_r1=1", "train.penalty=wgan-gp"])
 
 
 def test_nonsaturating_losses_match_their_definitions():

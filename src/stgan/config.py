@@ -113,9 +113,6 @@ class TrainConfig:
     penalty_every: int = 1  # lazy penalty: every k critic steps, weighted ×k
     augment: str = "none"  # what D sees: none (paper) | translate | translate-flip (random
     #   shifts up to 1/8 of the side, and mirroring; stgan.augment: DiffAugment's translation)
-    w_att_r1: float = 0.0  # R1 on D's attribute head: ‖∂(s·D_att(x))/∂x‖², s random ±1
-    #   (penalty = r1; lazy with it): a smooth attribute classifier that G cannot flip with
-    #   small perturbations (0 = off, the paper)
     lr_d_scale: float = 1.0  # D's learning rate = lr × this (two time-scale update rule)
     warmup: int = 0  # G iterations of linear learning-rate warm-up (0 = none)
     ema_decay: float = 0.0  # EMA of G's weights per G iteration, used for every output (0 = off)
@@ -228,7 +225,6 @@ _RANGES = (
     ("w_att_g", 0.0, 1e6),
     ("w_rec", 0.0, 1e6),
     ("w_mask", 0.0, 1e6),
-    ("w_att_r1", 0.0, 1e6),
     ("thres_int", 0.0, 1.0),
     ("test_int", 0.0, 10.0),
     ("lr_d_scale", 0.0, 1e3),
@@ -428,8 +424,6 @@ def validate(cfg: Config) -> None:
             left = "(" if k in _OPEN_LOW else "["
             right = ")" if k in _OPEN_HIGH else "]"
             raise UserError(f"config field train.{k}={v!r} must be in {left}{lo}, {hi}{right}")
-    if t.w_att_r1 > 0 and t.penalty != "r1":
-        raise UserError("train.w_att_r1 needs train.penalty=r1 (it rides on R1's real images)")
     if t.penalty_every < 1 or t.bn_batches < 1 or t.warmup < 0:
         raise UserError("train.penalty_every and train.bn_batches must be ≥ 1, train.warmup ≥ 0")
     if m.stu_kernel < 1 or m.stu_kernel % 2 == 0:

@@ -61,14 +61,6 @@ def r1_penalty(logit_real: Tensor, x_real: Tensor) -> Tensor:
     return grad.float().flatten(1).pow(2).sum(1).mean()
 
 
-def r1_attribute_penalty(att_real: Tensor, x_real: Tensor, signs: Tensor) -> Tensor:
-    """R1 on the attribute head: ``E ‖∇ₓ (s · D_att(x))‖²`` with random signs ``s`` (B, n)
-    of ±1, an unbiased estimate of the squared Frobenius norm of the head's Jacobian
-    (Hutchinson), at the cost of one gradient. Not in the paper (``train.w_att_r1``)."""
-    (grad,) = torch.autograd.grad((att_real.float() * signs).sum(), x_real, create_graph=True)
-    return grad.float().flatten(1).pow(2).sum(1).mean()
-
-
 def interpolate(real: Tensor, fake: Tensor, alpha: Tensor) -> Tensor:
     """Random points ``x̂ = real + α (fake − real)`` for the gradient penalty, α (B, 1, 1, 1)."""
     return real + alpha * (fake - real)

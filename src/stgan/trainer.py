@@ -116,7 +116,7 @@ class Trainer:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
         term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
         t, B = self.cfg.train, x_real.shape[0]
-        b, att_pen = self.targets(a), None
+        b = self.targets(a)
         with self.fast.autocast():  # bf16 forward passes when train.amp is on
             with torch.no_grad():  # G stays in training mode: its BN statistics move, as official
                 x_fake = self.G(x_real, self.edit_code(a, b))
@@ -133,15 +133,10 @@ class Trainer:
                 adv, att = self.D(self.seen(torch.cat([x_in, x_fake])))
                 real_adv, fake_adv = adv.split(B)
                 pen = losses.r1_penalty(real_adv, x_in) if penalize else None
-                if penalize and t.w_att_r1 > 0:  # the attribute head kept smooth (not paper)
-                    signs = self.batch_rand(*a.shape, device=a.device).round() * 2 - 1
-                    att_pen = losses.r1_attribute_penalty(att[:B], x_in, signs)
             loss = losses.adversarial_d(real_adv, fake_adv, t.adv_loss)
             if pen is not None:  # lazy: k times the weight every k-th step
                 loss = loss + t.w_gp * t.penalty_every * pen
                 self._last_pen.copy_(pen.detach())  # in place: a captured step writes it too
-            if att_pen is not None:
-                loss = loss + t.w_att_r1 * t.penalty_every * att_pen
             att_loss = losses.attribute_bce(att[:B], a)
             loss = loss + t.w_att_d * att_loss
         self.opt_D.zero_grad(set_to_none=True)
