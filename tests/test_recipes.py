@@ -161,6 +161,28 @@ def test_r1_penalty_matches_a_hand_computation():
     torch.testing.assert_close(losses.r1_penalty(logits, x), expect)
 
 
+def test_adversarial_attribute_loss_on_edits_toward_the_source(tiny_faces):
+    """train.w_att_fake: D's loss gains w · BCE(D_att(G's edits), source labels); nothing else
+    of the step changes (same draws, same edits)."""
+    x, a = tiny_faces.x[:4], tiny_faces.y[:4]
+
+    def trainer(w):
+        return make_trainer(fast_cfg(f"train.w_att_fake={w}"), tiny_faces.attr_names)
+
+    def d_loss(w):
+        tr = trainer(w)
+        torch.manual_seed(5)
+        return tr.d_step(x, a, penalize=False)["D/loss"].detach()
+
+    tr = trainer(0.0)
+    torch.manual_seed(5)
+    with torch.no_grad():
+        fake = tr.G(x, tr.edit_code(a, tr.targets(a)))
+        by_hand = losses.attribute_bce(tr.D(fake)[1], a)
+    assert by_hand > 0
+    torch.testing.assert_close(d_loss(0.5), d_loss(0.0) + 0.5 * by_hand)
+
+
 def test_nonsaturating_losses_match_their_definitions():
     r, f = torch.tensor([0.5, -1.0]), torch.tensor([2.0, 0.0])
     sp = torch.nn.functional.softplus

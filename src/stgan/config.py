@@ -111,6 +111,8 @@ class TrainConfig:
     adv_loss: str = "wgan"  # wgan (paper) | nsgan (non-saturating logistic, softplus)
     penalty: str = "wgan-gp"  # wgan-gp (paper: (‖∇D(x̂)‖−1)² on interpolates) | r1 (‖∇D(x)‖²)
     penalty_every: int = 1  # lazy penalty: every k critic steps, weighted ×k
+    w_att_fake: float = 0.0  # D's attribute BCE on G's edits toward their *source* labels
+    #   (0 = the paper: D's attribute head learns from real images only; docs/recipes.md)
     augment: str = "none"  # what D sees: none (paper) | translate | translate-flip (random
     #   shifts up to 1/8 of the side, and mirroring; stgan.augment: DiffAugment's translation)
     lr_d_scale: float = 1.0  # D's learning rate = lr × this (two time-scale update rule)
@@ -225,6 +227,7 @@ _RANGES = (
     ("w_att_g", 0.0, 1e6),
     ("w_rec", 0.0, 1e6),
     ("w_mask", 0.0, 1e6),
+    ("w_att_fake", 0.0, 1e6),
     ("thres_int", 0.0, 1.0),
     ("test_int", 0.0, 10.0),
     ("lr_d_scale", 0.0, 1e3),

@@ -114,7 +114,13 @@ class Trainer:
 
     def d_step(self, x_real: Tensor, a: Tensor, penalize: bool = True) -> dict[str, Tensor]:
         """One critic update on a batch (B, 3, H, W) with its 0/1 labels (B, n); the penalty
-        term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps)."""
+        term only when ``penalize`` (lazy regularisation: every ``penalty_every`` steps).
+
+        With ``train.w_att_fake`` (not the paper) D's attribute head also learns that G's
+        edits carry their *source* labels: an adversarial attribute classifier, so that an
+        edit counts only once D's head cannot tell it from a real face with the target
+        attributes (the paper's head, trained on real faces only, is fooled by small
+        perturbations G learns to draw: docs/recipes.md, fourth round)."""
         t, B = self.cfg.train, x_real.shape[0]
         b = self.targets(a)
         with self.fast.autocast():  # bf16 forward passes when train.amp is on
@@ -139,6 +145,8 @@ class Trainer:
                 self._last_pen.copy_(pen.detach())  # in place: a captured step writes it too
             att_loss = losses.attribute_bce(att[:B], a)
             loss = loss + t.w_att_d * att_loss
+            if t.w_att_fake > 0:  # not the paper: an edit still shows its source attributes
+                loss = loss + t.w_att_fake * losses.attribute_bce(att[B : 2 * B], a)
         self.opt_D.zero_grad(set_to_none=True)
         loss.backward()
         self._sync_grads(self.D)
