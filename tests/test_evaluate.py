@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from stgan import metrics
+from stgan import checkpoint, metrics
 from stgan.cli import main
 from stgan.judge import Judge, build_classifier, save_judge
+from stgan.models import build_discriminator
 
 TINY = ["model.enc_dim=4", "model.dec_dim=4", "model.dis_dim=4", "model.dis_fc_dim=8",
         "train.batch_size=4", "train.n_critic=1", "data.synthetic_n=48"]  # fmt: skip
@@ -66,10 +67,13 @@ def test_eval_end_to_end(run, tmp_path, capsys):
     assert pres.shape == (13, 13) and np.isnan(np.diag(pres)).all()
     report = (out / "report.md").read_text()
     assert "| **mean** |" in report and "accuracy @ 0.5" in report and "GT edit PSNR" in report
+    assert "D's head @ 1" in report and m["summary"]["critic_accuracy_mean"] is not None
 
     # the same numbers, recomputed here image by image
     editor = Editor.from_checkpoint(run / "g")
     judge = Judge.from_file(run / "judge.pt")
+    D = build_discriminator(editor.cfg.model, len(names)).eval()
+    D.load_state_dict(checkpoint.load(run / "g")["D"])
     test = open_dataset(editor.cfg.data, 32, "test", progress=False)
     x_u8 = np.stack([test.image_uint8(i) for i in range(5)])
     x, src = to_float(x_u8), torch.from_numpy(test.labels[:5]).float()
@@ -84,6 +88,10 @@ def test_eval_end_to_end(run, tmp_path, capsys):
         pred = judge.predict(out_u8)
         hit = pred[:, i] == tgt01[:, i].numpy()
         assert entry["accuracy"]["Eyeglasses"] == pytest.approx(hit.mean())
+        with torch.no_grad():  # the run's own D on the same edits
+            seen = D(to_float(out_u8))[1][:, i].numpy() > 0
+        critic = entry["critic_accuracy"]["accuracy"]["Eyeglasses"]
+        assert critic == pytest.approx((seen == tgt01[:, i].numpy().astype(bool)).mean())
         # official: the other attributes on the edit against the true labels
         wrong = np.delete(pred != test.labels[:5], i, axis=1)  # (5, 12)
         official = entry["preservation_official"]

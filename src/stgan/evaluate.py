@@ -187,6 +187,27 @@ class JudgeVerdicts:
         return np.concatenate(self.edit[k], axis=1), np.concatenate(self.target[k], axis=1)
 
 
+class Critic:
+    """The run's own discriminator's attribute head, read like a judge (0/1 verdicts).
+
+    ``critic_accuracy`` (how often D's head sees the requested value of a flipped attribute)
+    next to the judge's ``accuracy`` shows whether G passes its own critic with edits an
+    independent classifier does not accept: the gap ``train.w_att_fake`` closes
+    (docs/recipes.md)."""
+
+    def __init__(self, D: nn.Module, names: Sequence[str], device: torch.device):
+        self.D, self.n, self.device = D.to(device).eval(), len(names), device
+
+    def columns(self, names: Sequence[str]) -> list[int]:
+        return list(range(self.n))  # D's head has the generator's attributes, in its order
+
+    @torch.no_grad()
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """0/1 ``uint8`` (B, n): D's attribute logit > 0 on uint8 images (B, S, S, 3)."""
+        _, att = self.D(to_float(images).to(self.device))
+        return (att > 0).cpu().numpy().astype(np.uint8)
+
+
 def generation_accuracy(
     names: Sequence[str], pred_edit: np.ndarray, target: np.ndarray
 ) -> dict[str, Any]:
@@ -317,6 +338,7 @@ def evaluate(
     device: str | torch.device = "cpu",
     inception=None,
     progress: bool = True,
+    critic: Critic | None = None,
 ) -> dict[str, Any]:
     """Evaluate generator ``G`` on every item of ``dataset`` (reference §6).
 
@@ -336,6 +358,8 @@ def evaluate(
         device: where ``G`` runs.
         inception: an :class:`stgan.fid.InceptionFeatures`, or None for no FID.
         progress: show a progress bar.
+        critic: the run's discriminator (:class:`Critic`): its attribute head's accuracy on
+            the same edits is reported as ``critic_accuracy``; None skips it.
 
     Returns:
         A JSON-ready dict (see ``docs/evaluation.md``); NaN values become None.
@@ -360,7 +384,8 @@ def evaluate(
     verdicts = JudgeVerdicts(judge, names, len(strengths)) if judge is not None else None
     gt = GroundTruth(dataset) if hasattr(dataset, "counterfactual") else None
     fid = FIDFeatures(inception) if inception is not None else None
-    accumulators = [a for a in (rec, verdicts, gt, fid) if a is not None]
+    by_critic = JudgeVerdicts(critic, names, len(strengths)) if critic is not None else None
+    accumulators = [a for a in (rec, verdicts, by_critic, gt, fid) if a is not None]
     coding = Coding(label, thres_int)
     batches = generator_pass(
         G, names, dataset, source01, coding, strengths, batch_size, device, progress
@@ -384,6 +409,8 @@ def evaluate(
             entry.update(generation_accuracy(names, pred_edit, target))
             entry["preservation"] = preservation(names, verdicts.sources(), pred_edit, target)
             entry["preservation_official"] = preservation_official(names, source01, pred_edit)
+        if by_critic is not None:
+            entry["critic_accuracy"] = generation_accuracy(names, *by_critic.edits(k))
         result["strengths"].append(entry)
     if verdicts is not None:
         result["judge_on_real"] = judge_on_real(names, verdicts.sources(), source01)
@@ -407,6 +434,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "psnr": result["reconstruction"]["psnr"],
         "ssim": result["reconstruction"]["ssim"],
         "accuracy_mean": main.get("accuracy_mean"),
+        "critic_accuracy_mean": (main.get("critic_accuracy") or {}).get("accuracy_mean"),
         "preservation_mean": (main.get("preservation") or {}).get("mean"),
         "preservation_official_mean": (main.get("preservation_official") or {}).get("mean"),
         "gt_edit_psnr": gt["edit_psnr"]["mean"] if gt else None,
@@ -469,6 +497,8 @@ def evaluate_checkpoint(
         [strength] if strength is not None and strength != t.test_int else []
     )
     t0 = time.monotonic()
+    path = ckpt_mod.resolve(checkpoint)
+    critic = _critic(path, cfg, names, torch.device(device))
     result = evaluate(
         editor.G,
         names,
@@ -482,8 +512,8 @@ def evaluate_checkpoint(
         device,
         inception,
         progress,
+        critic,
     )
-    path = ckpt_mod.resolve(checkpoint)
     result["run"] = {
         "checkpoint": str(path),
         "step": _checkpoint_step(path),
@@ -504,6 +534,20 @@ def evaluate_checkpoint(
     if out_dir is not None:
         write_report(out_dir, result)
     return result
+
+
+def _critic(path: Path, cfg, names: Sequence[str], device: torch.device) -> Critic | None:
+    """The checkpoint's discriminator as a :class:`Critic` (None when it has none, e.g. an
+    imported generator)."""
+    from stgan import checkpoint as ckpt_mod
+    from stgan.models import build_discriminator
+
+    ckpt = ckpt_mod.load(path)
+    if "D" not in ckpt:
+        return None
+    D = build_discriminator(cfg.model, len(names))
+    ckpt_mod.load_state(D, ckpt["D"], "discriminator", ckpt["path"])
+    return Critic(D, names, device)
 
 
 def _judge_accuracy(judge: Judge | None, names: Sequence[str]) -> float | None:

@@ -86,11 +86,15 @@ def format_report(result: dict[str, Any], figures: Sequence[str] = ()) -> str:
         ]
     with_acc = [s for s in result["strengths"] if "accuracy" in s]
     gt = result.get("ground_truth")
-    if with_acc or gt:
+    main = result["strengths"][0] if result["strengths"] else {}
+    critic = main.get("critic_accuracy")
+    if with_acc or gt or critic:
         L += ["## Per attribute", ""]
         head = ["attribute"]
         for s in with_acc:
             head.append(f"accuracy @ {s['strength']:g}")
+        if critic:
+            head.append(f"D's head @ {main['strength']:g}")
         official = bool(with_acc) and "preservation_official" in with_acc[0]
         if with_acc:
             head.append(f"preservation error @ {with_acc[0]['strength']:g}")
@@ -109,6 +113,10 @@ def format_report(result: dict[str, Any], figures: Sequence[str] = ()) -> str:
             cells = [r]
             for s in with_acc:
                 cells.append(_pct(s["accuracy_mean"] if key is None else s["accuracy"][key]))
+            if critic:
+                cells.append(
+                    _pct(critic["accuracy_mean"] if key is None else critic["accuracy"][key])
+                )
             if with_acc:
                 cells.append(_pct(pick(with_acc[0]["preservation"])))
             if official:
@@ -145,6 +153,9 @@ def format_report(result: dict[str, Any], figures: Sequence[str] = ()) -> str:
         "the flipped attribute set to ±s and the others left at ±0.5; an edit counts when "
         "the classifier predicts the flipped value (paper §4.1; s = 1 is the paper's "
         "setting, att_diff = ±1.5).",
+        "- *D's head @ s*: the same edits scored by the run's own discriminator's attribute "
+        "head instead of the classifier; far above *accuracy*, it says the generator passes "
+        "its critic with edits an independent classifier does not accept.",
         "- *preservation error*: fraction of the other attributes whose predicted value "
         "changed between the source image and the edit; changes required by a conflict rule "
         "are not counted.",
