@@ -110,7 +110,6 @@ def test_subpixel_upconv_equals_the_upsampling_layer(upsample):
         [],
         ["model.upsample=resize"],
         ["model.mask=true", "model.upsample=resize"],
-        ["model.mask=true", "model.upsample=resize", "model.stu_upsample=resize"],
         ["model.one_more_conv=3"],
         ["model.stu_norm=bn"],
         ["model.stu_norm=in", "model.multi_inputs=3"],

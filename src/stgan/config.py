@@ -49,7 +49,6 @@ class ModelConfig:
     label: str = "diff"  # generator input: diff (att_t - att_s, STGAN) | target (AttGAN)
     # --- switches beyond the paper (off = the paper's architecture; docs/recipes.md) ---
     upsample: str = "deconv"  # decoder upsampling: deconv (paper, 4x4 s2) | resize (nearest+3x3)
-    stu_upsample: str = "deconv"  # the STUs' state upsampling W_t (eq. 2): deconv | resize
     mask: bool = False  # output m·G(x) + (1−m)·x through a predicted mask m (4th channel)
     # --- options of the official code (train.py); defaults = the paper's model (docs/official.md)
     stu_dim: int = 0  # STU widths min(stu_dim·2^i, 1024); 0 = the encoder's (official: own, 64)
@@ -204,7 +203,6 @@ _CHOICES = {
     ("data", "resize"): ("pil", "tf-bicubic"),
     ("data", "split"): ("auto", "stgan", "partition", "fraction"),
     ("model", "upsample"): ("deconv", "resize"),
-    ("model", "stu_upsample"): ("deconv", "resize"),
     ("train", "adv_loss"): ("wgan", "nsgan"),
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),

@@ -146,7 +146,7 @@ def _norm(scope: str, key: str, module: nn.Module) -> list[Param]:
 
 def generator_params(g: nn.Module) -> list[Param]:
     """The official names of every weight of a :class:`~stgan.models.Generator` (built with
-    ``upsample="deconv"``, ``stu_upsample="deconv"`` and no mask: the official architecture)."""
+    ``upsample="deconv"`` and no mask: the official architecture)."""
     out: list[Param] = []
     for i in range(len(g.encoder)):  # [Conv, BN, LReLU]
         scope = f"Genc/{_slim('Conv', i)}"

@@ -156,25 +156,3 @@ def test_fewer_shortcuts_put_stus_on_the_deepest_skips():
     # chain starts at f5 (64 ch at enc_dim 4), feeds f4's (32 ch) STU, then f3's (16 ch)
     assert [s.transform.in_channels for s in g.stus] == [64 + 5, 32 + 5]
     assert [s.transform.out_channels for s in g.stus] == [32, 16]
-
-
-def test_resize_transform_has_no_checkerboard():
-    """stu_upsample = resize: W_t of eq. 2 is nearest ×2 + Conv 3×3 (with bias), the gates are
-    unchanged, and a constant state gives a constant ŝ away from the border, where the
-    paper's transposed Conv 4×4 s2 gives a pattern of period 2 (its uneven kernel overlap)."""
-    feat, state, code = _inputs(b=1, h=6)
-    state, code = torch.ones_like(state), torch.zeros_like(code)
-    spread = {}
-    for up in ("deconv", "resize"):
-        stu = STU(3, 4, 2, upsample=up)
-        _randomise(stu, 0)
-        s_hat = stu.transform(torch.cat([state, code.view(1, 2, 1, 1).expand(1, 2, 6, 6)], 1))
-        inner = s_hat[..., 2:-2, 2:-2]
-        spread[up] = (inner - inner.mean((-2, -1), keepdim=True)).abs().max().item()
-        f_t, _ = stu(feat, state, code)
-        assert f_t.shape == feat.shape
-    assert spread["resize"] < 1e-5 < 0.1 < spread["deconv"], spread
-    resize = STU(3, 4, 2, upsample="resize")
-    assert not any(isinstance(m, nn.ConvTranspose2d) for m in resize.modules())
-    assert resize.transform[-1].kernel_size == (3, 3) and resize.transform[-1].bias is not None
-    assert resize.reset_gate.kernel_size == (3, 3)

@@ -95,11 +95,8 @@ def _import_gan(args: argparse.Namespace, bundle, inputs: list[Path]) -> int:
         cfg = config.apply(cfg, config.parse_set(args.set), from_text=True)
     config.validate(cfg)
     m = cfg.model
-    if m.upsample != "deconv" or m.stu_upsample != "deconv" or m.mask:
-        raise UserError(
-            "the official model has model.upsample=deconv, model.stu_upsample=deconv and "
-            "model.mask=false"
-        )
+    if m.upsample != "deconv" or m.mask:
+        raise UserError("the official model has model.upsample=deconv and model.mask=false")
 
     n = len(cfg.data.attrs)
     G, D = build_generator(m, n), build_discriminator(m, n)

@@ -30,7 +30,6 @@ def build_generator(model_cfg: ModelConfig, n_attrs: int) -> Generator:
         stu_state=m.stu_state,
         stu_kernel=m.stu_kernel,
         upsample=m.upsample,
-        stu_upsample=m.stu_upsample,
         mask=m.mask,
         stu_dim=m.stu_dim,
         stu_norm=m.stu_norm,

@@ -20,9 +20,8 @@ legacy ``resize_bicubic`` by an integer factor 2^i samples pixel (2^i·r, 2^i·c
 it is plain subsampling) and ``one_more_conv`` (the last upsampling goes to dec_dim/4
 channels + BatchNorm + ReLU, then a k×k stride-1 transposed convolution makes RGB).
 
-Three switches go beyond the paper (off by default; docs/recipes.md): ``upsample="resize"``
-(nearest resize + 3×3 convolutions instead of transposed ones in the decoder),
-``stu_upsample="resize"`` (the same for the STUs' W_t) and ``mask``: the last layer
+Two switches go beyond the paper (off by default; docs/recipes.md): ``upsample="resize"``
+(nearest resize + 3×3 convolutions instead of transposed ones) and ``mask``: the last layer
 has a 4th channel whose sigmoid ``m`` blends the generated image with the input,
 ``y = m·G(x) + (1 − m)·x`` (as in GANimation and SaGAN), so pixels an edit has no reason to
 touch can be left exactly as they were.
@@ -62,7 +61,6 @@ class Generator(nn.Module):
         stu_state: state passed between STUs: ``stu`` | ``gru`` | ``direct``.
         stu_kernel: kernel of the STU gate convolutions.
         upsample: ``deconv`` (the paper) or ``resize`` (nearest resize + 3×3 convolution).
-        stu_upsample: the same choice for the STUs' W_t (eq. 2; ``deconv`` is the paper).
         mask: blend output and input through a predicted mask (a 4th output channel).
         stu_dim: STU i (deepest first) has min(stu_dim·2^(enc_layers−2−i), 1024) channels;
             0 = the width of its encoder feature (the paper, and the official default 64).
@@ -91,7 +89,6 @@ class Generator(nn.Module):
         stu_state: str = "stu",
         stu_kernel: int = 3,
         upsample: str = "deconv",
-        stu_upsample: str = "deconv",
         mask: bool = False,
         stu_dim: int = 0,
         stu_norm: str = "none",
@@ -131,7 +128,7 @@ class Generator(nn.Module):
                 c_out = width(stu_dim, enc_layers - 2 - i) if stu_dim else c_feat
                 stu = STU(
                     c_state, c_feat, n_attrs, stu_kernel, stu_state, c_out,
-                    inject=i <= stu_inject_layers, norm=stu_norm, upsample=stu_upsample,
+                    inject=i <= stu_inject_layers, norm=stu_norm,
                 )  # fmt: skip
                 self.stus.append(stu)
                 skip_ch[i] = c_state = c_out  # the decoder and the next STU get its width

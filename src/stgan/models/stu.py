@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from stgan.models.blocks import IN_EPS, batch_norm, tile_concat, upconv
+from stgan.models.blocks import IN_EPS, batch_norm, tile_concat
 
 STU_STATES = ("stu", "gru", "direct")
 STU_NORMS = ("none", "bn", "in")
@@ -58,9 +58,6 @@ class STU(nn.Module):
         inject: append the tiled code to the incoming state (eq. 2); the official code's
             ``--stu_inject_layers`` turns it off for the units after the first ones.
         norm: ``none`` (the paper) | ``bn`` | ``in`` after the gate convolutions.
-        upsample: W_t of eq. 2: ``deconv`` (the paper: transposed Conv 4×4 s2) or
-            ``resize`` (nearest ×2 + Conv 3×3, a switch beyond the paper, docs/recipes.md:
-            the transposed convolution's uneven overlap draws a checkerboard into the state).
     """
 
     def __init__(
@@ -73,7 +70,6 @@ class STU(nn.Module):
         out_channels: int | None = None,
         inject: bool = True,
         norm: str = "none",
-        upsample: str = "deconv",
     ) -> None:
         super().__init__()
         if pass_state not in STU_STATES:
@@ -83,7 +79,7 @@ class STU(nn.Module):
         self.pass_state = pass_state
         self.inject = inject
         c_state = state_channels + (n_attrs if inject else 0)
-        self.transform = upconv(c_state, c, upsample, bias=True)  # W_t
+        self.transform = nn.ConvTranspose2d(c_state, c, 4, stride=2, padding=1)
         self.reset_gate = _gate(c_in, c, kernel_size, norm)  # W_r
         self.update_gate = _gate(c_in, c, kernel_size, norm)  # W_z
         self.hidden = _gate(c_in, c, kernel_size, norm)  # W_h
