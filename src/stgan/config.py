@@ -112,8 +112,6 @@ class TrainConfig:
     penalty_every: int = 1  # lazy penalty: every k critic steps, weighted ×k
     w_att_fake: float = 0.0  # D's attribute BCE on G's edits toward their *source* labels
     #   (0 = the paper: D's attribute head learns from real images only; docs/recipes.md)
-    augment: str = "none"  # what D sees: none (paper) | translate | translate-flip (random
-    #   shifts up to 1/8 of the side, and mirroring; stgan.augment: DiffAugment's translation)
     lr_d_scale: float = 1.0  # D's learning rate = lr × this (two time-scale update rule)
     warmup: int = 0  # G iterations of linear learning-rate warm-up (0 = none)
     ema_decay: float = 0.0  # EMA of G's weights per G iteration, used for every output (0 = off)
@@ -211,7 +209,6 @@ _CHOICES = {
     ("train", "penalty"): ("wgan-gp", "r1"),
     ("train", "bn_eval"): ("running", "recalibrate"),
     ("train", "target_int"): ("fixed", "uniform", "test"),
-    ("train", "augment"): ("none", "translate", "translate-flip"),
     ("train", "amp"): ("auto", "bf16", "off"),
     ("train", "channels_last"): ("auto", "on", "off"),
     ("train", "adam"): ("auto", "default", "foreach", "fused"),

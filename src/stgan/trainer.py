@@ -35,7 +35,6 @@ from torch import Tensor, nn
 
 from stgan import checkpoint, distributed, ema, fastpath, losses
 from stgan.attributes import Coding, conflict_matrix, training_targets
-from stgan.augment import augment
 from stgan.config import Config
 from stgan.data.stream import batch_stream, to_model_input
 from stgan.editing import sample_grid
@@ -131,12 +130,12 @@ class Trainer:
             if penalize and t.penalty == "wgan-gp":
                 alpha = self.batch_rand(B, 1, 1, 1, device=x_real.device)
                 x_hat = losses.interpolate(x_real, x_fake, alpha).requires_grad_(True)
-                adv, att = self.D(self.seen(torch.cat([x_real, x_fake, x_hat])))
+                adv, att = self.D(torch.cat([x_real, x_fake, x_hat]))
                 real_adv, fake_adv, hat_adv = adv.split(B)
                 pen = losses.gradient_penalty(hat_adv, x_hat)
             else:
                 x_in = x_real.detach().requires_grad_(True) if penalize else x_real
-                adv, att = self.D(self.seen(torch.cat([x_in, x_fake])))
+                adv, att = self.D(torch.cat([x_in, x_fake]))
                 real_adv, fake_adv = adv.split(B)
                 pen = losses.r1_penalty(real_adv, x_in) if penalize else None
             loss = losses.adversarial_d(real_adv, fake_adv, t.adv_loss)
@@ -164,7 +163,7 @@ class Trainer:
             x_fake = self.G.blend(x_real, raw_fake, m_fake)
             x_rec, m_rec = self.G.decode_raw(feats, self.code(a, a))  # raw: no blend to hide in
             self.D.requires_grad_(False)
-            fake_adv, fake_att = self.D(self.seen(x_fake))
+            fake_adv, fake_att = self.D(x_fake)
             self.D.requires_grad_(True)
             adv = losses.adversarial_g(fake_adv, t.adv_loss)
             att_loss = losses.attribute_bce(fake_att, b)
@@ -182,14 +181,6 @@ class Trainer:
         if self.G_ema is not None:
             ema.ema_update(self.G_ema, self.G, self.ema_beta)
         return logs
-
-    def seen(self, x: Tensor) -> Tensor:
-        """The images as D sees them: ``train.augment``'s random shifts (and flips), one draw
-        per image (:mod:`stgan.augment`); unchanged with ``none`` (the paper)."""
-        kind = self.cfg.train.augment
-        if kind == "none":
-            return x
-        return augment(x, kind, self.batch_rand(x.shape[0], 3, device=x.device))
 
     def iteration(
         self, batches: list[tuple[Tensor, Tensor]], penalize: tuple[bool, ...]
