@@ -436,15 +436,21 @@ def test_stgan_train_under_torchrun_trains_resumes_and_prints_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_bad_setup_under_torchrun_is_one_line_from_rank_0(tmp_path):
-    """A global batch the processes cannot share: one error line (not one per rank),
-    torchrun fails, nothing written."""
-    p = _torchrun(["train", "--config", "tiny", "--set", "train.batch_size=5", "--out",
-                   str(tmp_path / "run")])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("train.batch_size=5", "train.batch_size=5 (the global batch) is not divisible by the "
+         "2 processes; use a multiple of 2"),
+        ("train.w_att_fake=0.5", "train.w_att_fake is not supported with several processes "
+         "yet (2 processes drift from one on the same global batch); set train.w_att_fake=0 "
+         "or train in one process"),
+    ],
+)  # fmt: skip
+def test_a_bad_setup_under_torchrun_is_one_line_from_rank_0(tmp_path, bad, message):
+    """A global batch the processes cannot share, or a switch not verified with several
+    processes: one error line (not one per rank), torchrun fails, nothing written."""
+    p = _torchrun(["train", "--config", "tiny", "--set", bad, "--out", str(tmp_path / "run")])
     assert p.returncode != 0
     errors = [x for x in p.stderr.splitlines() if x.startswith("stgan: error:")]
-    assert errors == [
-        "stgan: error: train.batch_size=5 (the global batch) is not divisible by the 2 "
-        "processes; use a multiple of 2"
-    ]
+    assert errors == [f"stgan: error: {message}"]
     assert not (tmp_path / "run").exists()

@@ -189,10 +189,6 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
             penalty_every=4,
             beta1=0.0,
             beta2=0.99,
-            # D's attribute head also told that G's edits keep their source labels: 57.8 % vs
-            # 46.5 % on the real 64 px subset at 240 CPU s (level at 720 s: 68.6 % vs 68.2 %),
-            # 79.5 % vs 75.0 % on synthetic faces with the mask (docs/recipes.md, fourth round)
-            w_att_fake=0.5,
         ),
     },
 }
