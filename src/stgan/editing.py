@@ -57,7 +57,6 @@ def flip_all(
 
 
 @torch.no_grad()
-@torch.no_grad()
 def sample_grid(
     G: nn.Module, x: Tensor, source01: Tensor, names: Sequence[str], coding: Coding
 ) -> np.ndarray:
