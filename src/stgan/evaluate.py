@@ -485,8 +485,11 @@ def evaluate_checkpoint(
     from stgan import checkpoint as ckpt_mod
     from stgan.inference import Editor
 
-    editor = Editor.from_checkpoint(checkpoint, device)
+    ckpt = ckpt_mod.load(checkpoint)  # read once: the generator and the critic
+    editor = Editor.from_loaded(ckpt, device)
     cfg, names = editor.cfg, editor.attr_names
+    critic = _critic(ckpt, cfg, names, torch.device(device))
+    del ckpt  # the optimiser states and the rest are not needed while evaluating
     data_cfg, dataset, src = _test_split(editor, data, crop, dataset, progress)
     if limit is not None:
         if limit < 1:
@@ -498,7 +501,6 @@ def evaluate_checkpoint(
     )
     t0 = time.monotonic()
     path = ckpt_mod.resolve(checkpoint)
-    critic = _critic(path, cfg, names, torch.device(device))
     result = evaluate(
         editor.G,
         names,
@@ -536,13 +538,12 @@ def evaluate_checkpoint(
     return result
 
 
-def _critic(path: Path, cfg, names: Sequence[str], device: torch.device) -> Critic | None:
-    """The checkpoint's discriminator as a :class:`Critic` (None when it has none, e.g. an
-    imported generator)."""
+def _critic(ckpt: dict, cfg, names: Sequence[str], device: torch.device) -> Critic | None:
+    """The discriminator of a loaded checkpoint as a :class:`Critic` (None when it has none,
+    e.g. an imported generator)."""
     from stgan import checkpoint as ckpt_mod
     from stgan.models import build_discriminator
 
-    ckpt = ckpt_mod.load(path)
     if "D" not in ckpt:
         return None
     D = build_discriminator(cfg.model, len(names))

@@ -84,7 +84,11 @@ class Editor:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device="cpu", fast: bool | None = None) -> Editor:
         """The generator of a checkpoint (file or run folder); ``fast`` as in the class."""
-        ckpt = checkpoint.load(path)
+        return cls.from_loaded(checkpoint.load(path), device, fast)
+
+    @classmethod
+    def from_loaded(cls, ckpt: dict, device="cpu", fast: bool | None = None) -> Editor:
+        """The generator of a checkpoint already read by :func:`stgan.checkpoint.load`."""
         cfg = from_dict(ckpt["config"])
         names = ckpt["attr_names"]
         G = build_generator(cfg.model, len(names))
