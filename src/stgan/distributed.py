@@ -50,6 +50,7 @@ import torch.distributed as tdist
 from torch import Tensor, nn
 
 from stgan.errors import UserError
+from stgan.fastpath import widen
 
 #: flattened gradients per all-reduce call (bytes)
 BUCKET_BYTES = 32 * 2**20
@@ -298,7 +299,7 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and tdist.is_initialized() and tdist.get_world_size() > 1):
             return super().forward(x)
-        xf = x.float()
+        xf = widen(x)  # statistics in fp32 under bf16 autocast, in fp64 for fp64
         n_local = xf.numel() // xf.shape[1]
         stats = torch.cat([xf.sum((0, 2, 3)), xf.new_full((1,), float(n_local))])
         stats = _AllReduceSum.apply(stats)

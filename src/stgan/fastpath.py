@@ -150,6 +150,13 @@ def resolve(train, device: torch.device, processes: int = 1) -> FastPath:
     )
 
 
+def widen(t: Tensor) -> Tensor:
+    """``t`` in fp32 if it is a narrower float (bf16 or fp16 under autocast), else unchanged
+    (fp32, or fp64 where a test runs a whole training step in double precision): losses,
+    penalties and batch statistics are reduced in at least fp32."""
+    return t.float() if t.is_floating_point() and t.element_size() < 4 else t
+
+
 def warn(message: str) -> None:
     """One line on stderr: the fast path never stops a run."""
     print(f"stgan: warning: {message}", file=sys.stderr, flush=True)

@@ -14,7 +14,8 @@ logistic loss (Goodfellow et al. 2014) and the R1 penalty on real images (Mesche
 
 Under bf16 autocast (``train.amp``, :mod:`stgan.fastpath`) every term is reduced in fp32:
 the logits are cast up before their means, and the penalties' gradient norms are taken in
-fp32 (the gradient with respect to an fp32 input is fp32; the cast makes it explicit).
+fp32 (the gradient with respect to an fp32 input is fp32; the cast makes it explicit); fp64
+(the double-precision comparisons of tests/test_distributed.py) stays fp64.
 """
 
 from __future__ import annotations
@@ -23,25 +24,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from stgan.fastpath import widen
+
 
 def wgan_d(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
     """Critic loss ``−(E D(x) − E D(ŷ))``: minus the Wasserstein estimate."""
-    return fake_logit.float().mean() - real_logit.float().mean()
+    return widen(fake_logit).mean() - widen(real_logit).mean()
 
 
 def wgan_g(fake_logit: Tensor) -> Tensor:
     """Generator adversarial loss ``−E D(ŷ)``."""
-    return -fake_logit.float().mean()
+    return -widen(fake_logit).mean()
 
 
 def nsgan_d(real_logit: Tensor, fake_logit: Tensor) -> Tensor:
     """Non-saturating critic loss ``E softplus(−D(x)) + E softplus(D(ŷ))``."""
-    return F.softplus(-real_logit.float()).mean() + F.softplus(fake_logit.float()).mean()
+    return F.softplus(-widen(real_logit)).mean() + F.softplus(widen(fake_logit)).mean()
 
 
 def nsgan_g(fake_logit: Tensor) -> Tensor:
     """Non-saturating generator loss ``E softplus(−D(ŷ))``."""
-    return F.softplus(-fake_logit.float()).mean()
+    return F.softplus(-widen(fake_logit)).mean()
 
 
 def adversarial_d(real_logit: Tensor, fake_logit: Tensor, kind: str = "wgan") -> Tensor:
@@ -57,8 +60,8 @@ def adversarial_g(fake_logit: Tensor, kind: str = "wgan") -> Tensor:
 def r1_penalty(logit_real: Tensor, x_real: Tensor) -> Tensor:
     """R1: ``E ‖∇ₓ D_adv(x)‖²`` on real images ``x_real`` (created with ``requires_grad``);
     the squared norm is per sample over all pixels; the graph is kept so it trains D."""
-    (grad,) = torch.autograd.grad(logit_real.float().sum(), x_real, create_graph=True)
-    return grad.float().flatten(1).pow(2).sum(1).mean()
+    (grad,) = torch.autograd.grad(widen(logit_real).sum(), x_real, create_graph=True)
+    return widen(grad).flatten(1).pow(2).sum(1).mean()
 
 
 def interpolate(real: Tensor, fake: Tensor, alpha: Tensor) -> Tensor:
@@ -75,16 +78,16 @@ def gradient_penalty(logit_hat: Tensor, x_hat: Tensor) -> Tensor:
 
     The norm is per sample over all pixels; the graph is kept so the penalty trains D.
     """
-    (grad,) = torch.autograd.grad(logit_hat.float().sum(), x_hat, create_graph=True)
-    norm = grad.float().flatten(1).norm(2, dim=1)  # (B,), in fp32 under bf16 autocast too
+    (grad,) = torch.autograd.grad(widen(logit_hat).sum(), x_hat, create_graph=True)
+    norm = widen(grad).flatten(1).norm(2, dim=1)  # (B,), in fp32 under bf16 autocast too
     return ((norm - 1.0) ** 2).mean()
 
 
 def attribute_bce(logits: Tensor, target01: Tensor) -> Tensor:
     """Attribute classification loss, BCE with logits, mean over batch × attributes."""
-    return F.binary_cross_entropy_with_logits(logits.float(), target01, reduction="mean")
+    return F.binary_cross_entropy_with_logits(widen(logits), target01, reduction="mean")
 
 
 def reconstruction_l1(x: Tensor, x_rec: Tensor) -> Tensor:
     """Reconstruction loss ``‖x − G(x, 0)‖₁`` as a mean over batch × pixels × channels."""
-    return (x.float() - x_rec.float()).abs().mean()
+    return (widen(x) - widen(x_rec)).abs().mean()

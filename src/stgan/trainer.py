@@ -171,7 +171,7 @@ class Trainer:
             loss = adv + t.w_att_g * att_loss + t.w_rec * rec
             logs = {"G/loss": loss, "G/adv": adv, "G/att": att_loss, "G/rec": rec}
             if m_fake is not None:  # a masked G: the mask's mean (sparsity), edits and zero code
-                mask = 0.5 * (m_fake.float().mean() + m_rec.float().mean())
+                mask = 0.5 * (fastpath.widen(m_fake).mean() + fastpath.widen(m_rec).mean())
                 loss = loss + t.w_mask * mask
                 logs.update({"G/loss": loss, "G/mask": mask})
         self.opt_G.zero_grad(set_to_none=True)

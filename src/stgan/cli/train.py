@@ -216,12 +216,6 @@ def _plan(
                 f"{team.dist.world_size} processes one image, and G's BatchNorm cannot "
                 "normalise one image alone; raise train.batch_size or set train.sync_bn=true"
             )
-        if cfg.train.w_att_fake > 0:  # docs/distributed.md: not yet equal to one process
-            raise UserError(
-                "train.w_att_fake is not supported with several processes yet (2 processes "
-                "drift from one on the same global batch); set train.w_att_fake=0 or train "
-                "in one process"
-            )
         device = team.dist.device(cfg.train.device)
     progress = not args.quiet
     train_set = open_dataset(cfg.data, cfg.model.img_size, "train", progress=progress)
