@@ -30,7 +30,6 @@ demo: $(BIN)/stgan
 	# (ground truth: local edits that beat leaving the image alone; docs/recipes.md, 4th round)
 	$(BIN)/stgan train --config tiny --set model.mask=true --set train.target_int=test \
 		--set train.lr=0.002 --set train.decay_epoch=20 --set train.w_att_d=6 \
-		--set train.w_att_fake=0.5 \
 		--out runs/demo --max-minutes 2
 	$(BIN)/stgan data synth --n 8 --size 32 --seed 99 --out runs/demo/faces --quiet
 	$(BIN)/stgan sample --checkpoint runs/demo --images runs/demo/faces --out runs/demo/grid.png
