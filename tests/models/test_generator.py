@@ -222,3 +222,28 @@ def test_attgan_wiring_by_hand():
         h = g.decoder[1](torch.cat([h, f4, _tile(code, h)], 1))
         y = g.decoder[4](g.decoder[3](g.decoder[2](h)))
         torch.testing.assert_close(g(x, code), y)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_resize_upsampling_runs_as_the_equal_transposed_convolution(bias):
+    """``upsample=resize`` keeps its [Upsample, Conv 3×3] parameters but runs one transposed
+    Conv 4×4 s2: the same outputs and gradients as convolving the upsampled map (borders,
+    odd sizes and the bias included), up to float rounding."""
+    from stgan.models.blocks import ResizeConv, upconv
+
+    torch.manual_seed(0)
+    up = upconv(5, 7, "resize", bias=bias)
+    assert isinstance(up, ResizeConv) and [k for k, _ in up.named_parameters()] == (
+        ["1.weight", "1.bias"] if bias else ["1.weight"]
+    )
+    if bias:
+        nn.init.normal_(up[1].bias)
+    x = torch.randn(3, 5, 6, 9, requires_grad=True)
+    y = up(x)
+    reference = up[1](up[0](x))  # nearest ×2, then the 3×3 convolution on the upsampled map
+    assert y.shape == reference.shape == (3, 7, 12, 18)
+    torch.testing.assert_close(y, reference, rtol=0, atol=1e-5)
+    g = torch.randn_like(y)
+    params = [x, *up.parameters()]
+    for got, want in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(reference, params, g)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)

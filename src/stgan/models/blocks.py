@@ -8,6 +8,7 @@ its defaults: LeakyReLU slope 0.2, BatchNorm decay 0.999 (PyTorch momentum 0.001
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 MAX_DIM = 1024  # channel cap of every layer (official ``MAX_DIM``)
@@ -47,11 +48,43 @@ def upconv(in_channels: int, out_channels: int, upsample: str = "deconv", bias: 
     if upsample == "deconv":
         return nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=bias)
     if upsample == "resize":
-        return nn.Sequential(
+        return ResizeConv(in_channels, out_channels, bias)
+    raise ValueError(f"upsample must be one of {UPSAMPLES}, got {upsample!r}")
+
+
+class ResizeConv(nn.Sequential):
+    """Nearest-neighbour resize ×2 then Conv 3×3 (padding 1), kept as ``[Upsample, Conv2d]``
+    (its parameters and state-dict keys), but run as the transposed Conv 4×4 s2 (padding 1)
+    that computes the same function: 2.25× fewer multiply-adds than convolving the upsampled
+    map (a CPU G iteration of tiny at 64 px: 528–545 ms with deconv against 817–864 ms with
+    the convolution on the upsampled map, docs/recipes.md fifth round).
+
+    Along each axis, output pixel 2m sees ``w0·x[m−1] + (w1+w2)·x[m]`` and 2m+1 sees
+    ``(w0+w1)·x[m] + w2·x[m+1]`` (zero padding gives the missing x at the borders), which is
+    the transposed convolution's 4-tap kernel ``[w2, w1+w2, w0+w1, w0]`` (:func:`resize_kernel`).
+    Exact in real arithmetic; in floats the tap sums round differently (~1e-7 relative)."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = False):
+        super().__init__(
             nn.Upsample(scale_factor=2, mode="nearest"),
             nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=bias),
         )
-    raise ValueError(f"upsample must be one of {UPSAMPLES}, got {upsample!r}")
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv = self[1]
+        return F.conv_transpose2d(x, resize_kernel(conv.weight), conv.bias, stride=2, padding=1)
+
+
+def resize_kernel(w: Tensor) -> Tensor:
+    """The transposed Conv 4×4 s2 weight (in, out, 4, 4) equal to nearest ×2 + the Conv 3×3
+    weight ``w`` (out, in, 3, 3): each axis's taps ``[w0, w1, w2]`` become
+    ``[w2, w1+w2, w0+w1, w0]`` (element-wise sums: no autocast rounding beyond the conv's)."""
+
+    def four(t: Tensor, dim: int) -> Tensor:
+        w0, w1, w2 = t.unbind(dim)
+        return torch.stack([w2, w1 + w2, w0 + w1, w0], dim)
+
+    return four(four(w, 2), 3).transpose(0, 1)
 
 
 def deconv_bn_relu(in_channels: int, out_channels: int, upsample: str = "deconv") -> nn.Sequential:
