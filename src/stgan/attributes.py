@@ -194,11 +194,13 @@ def flip_one(labels01: torch.Tensor, conflict: torch.Tensor) -> torch.Tensor:
     """Each row with one attribute, drawn uniformly, flipped; a row whose attribute turns on
     gets that attribute's conflicts cleared (``conflict``: :func:`conflict_matrix`).
 
-    Vectorised, no host synchronisation; draws from the global torch RNG on the labels'
-    device (one ``randint``)."""
+    Vectorised, no host synchronisation (so a CUDA graph can capture it: no ``one_hot``,
+    whose range check reads the indices back, and ``conflict`` already on the device, as
+    the trainer keeps it); draws from the global torch RNG on the labels' device (one
+    ``randint``)."""
     B, n = labels01.shape
     idx = torch.randint(n, (B,), device=labels01.device)
-    pick = torch.nn.functional.one_hot(idx, n).bool()
+    pick = idx[:, None] == torch.arange(n, device=labels01.device)
     out = torch.where(pick, 1.0 - labels01, labels01)
     turned_on = (out * pick).sum(1, keepdim=True) > 0.5  # (B, 1)
     clear = conflict.to(labels01.device)[idx] & turned_on
