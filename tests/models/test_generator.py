@@ -245,5 +245,6 @@ def test_resize_upsampling_runs_as_the_equal_transposed_convolution(bias):
     torch.testing.assert_close(y, reference, rtol=0, atol=1e-5)
     g = torch.randn_like(y)
     params = [x, *up.parameters()]
-    for got, want in zip(torch.autograd.grad(y, params, g), torch.autograd.grad(reference, params, g)):
-        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    got, want = torch.autograd.grad(y, params, g), torch.autograd.grad(reference, params, g)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)

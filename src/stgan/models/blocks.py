@@ -56,8 +56,8 @@ class ResizeConv(nn.Sequential):
     """Nearest-neighbour resize ×2 then Conv 3×3 (padding 1), kept as ``[Upsample, Conv2d]``
     (its parameters and state-dict keys), but run as the transposed Conv 4×4 s2 (padding 1)
     that computes the same function: 2.25× fewer multiply-adds than convolving the upsampled
-    map (a CPU G iteration of tiny at 64 px: 528–545 ms with deconv against 817–864 ms with
-    the convolution on the upsampled map, docs/recipes.md fifth round).
+    map (a G iteration of tiny at 64 px: 352–358 CPU ms against 500–538 ms for the
+    convolution on the upsampled map, docs/recipes.md fifth round).
 
     Along each axis, output pixel 2m sees ``w0·x[m−1] + (w1+w2)·x[m]`` and 2m+1 sees
     ``(w0+w1)·x[m] + w2·x[m+1]`` (zero padding gives the missing x at the borders), which is
