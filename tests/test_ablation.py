@@ -61,3 +61,18 @@ def test_a_tiny_ablation_trains_each_variant_along_one_curve(tmp_path):
         progress=False, log=lambda m: None,
     )  # fmt: skip
     assert {v: r["curve"] for v, r in again["variants"].items()} == curves
+
+
+def test_long_variant_names_wrap_after_a_plus_in_the_plot_legend():
+    """The quality-vs-compute legend sits under the panels, names wrapped at their '+'."""
+    from stgan.plots import _wrap_variant
+
+    name = "fast+model.mask=true+train.target_int=test+train.lr=0.002+train.w_att_d=6"
+    lines = _wrap_variant(name, width=40).splitlines()
+    assert "".join(lines) == name
+    assert lines == [
+        "fast+model.mask=true",
+        "+train.target_int=test+train.lr=0.002",
+        "+train.w_att_d=6",
+    ]
+    assert _wrap_variant("paper") == "paper"

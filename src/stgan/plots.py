@@ -211,8 +211,31 @@ def quality_vs_compute(path: str | Path, result: Mapping, dpi: int = 100) -> boo
         ax.set_xlabel("training CPU seconds")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    # one legend under the panels, long variant names wrapped at their '+' (a name like
+    # fast+model.mask=true+train.target_int=test+... would cover the first panel)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    labels = [_wrap_variant(x) for x in labels]
+    ncol = min(3, len(labels))
+    rows = [
+        max(x.count("\n") + 1 for x in labels[i : i + ncol]) for i in range(0, len(labels), ncol)
+    ]
+    extra = 0.17 * sum(rows) + 0.25  # inches of legend text under the panels
+    fig.set_size_inches(4.2 * len(has), 3.4 + extra)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, extra / (3.4 + extra), 1, 1))
     _save(fig, path, dpi)
     plt.close(fig)
     return True
+
+
+def _wrap_variant(name: str, width: int = 60) -> str:
+    """A variant name (``fast+section.key=value+...``) on lines of at most ``width``
+    characters, broken after a ``+``."""
+    lines = [""]
+    for i, part in enumerate(name.split("+")):
+        piece = part if i == 0 else "+" + part
+        if lines[-1] and len(lines[-1]) + len(piece) > width:
+            lines.append(piece)
+        else:
+            lines[-1] += piece
+    return "\n".join(lines)
