@@ -486,6 +486,7 @@ def evaluate_checkpoint(
     from stgan.inference import Editor
 
     ckpt = ckpt_mod.load(checkpoint)  # read once: the generator and the critic
+    path = Path(ckpt["path"])  # the file read (a run folder may get a newer one meanwhile)
     editor = Editor.from_loaded(ckpt, device)
     cfg, names = editor.cfg, editor.attr_names
     critic = _critic(ckpt, cfg, names, torch.device(device))
@@ -500,7 +501,6 @@ def evaluate_checkpoint(
         [strength] if strength is not None and strength != t.test_int else []
     )
     t0 = time.monotonic()
-    path = ckpt_mod.resolve(checkpoint)
     result = evaluate(
         editor.G,
         names,
