@@ -8,8 +8,12 @@
 #               ignored folder gpu_carry/; real CelebA data is never committed)
 # Device call:  run(command="bash scripts/gpu_check.sh", carry=["gpu_carry"], timeout_s=480)
 # Results come back under $OUT: bench.txt (tables), bench.jsonl (one JSON object per measured
-# configuration), parity.json, judge.json, ablation.md/.json/.png, log.txt.
-# Knobs: PARTS (speed,quality; speed alone needs no carried data), BENCH_STEPS (timed
+# configuration), parity.json, judge.json, ablation.md/.json/.png, log.txt, edit.txt and
+# edit_threads{2,8}.json.
+# PARTS=edit (about 1 minute, no GPU used) times one 128 px edit on the device machine's own
+# CPU, fp32 eager against the int8 fast path (issue 11: <= 30 ms on CPUs with AMX; the dev
+# machine has none), with the CPU's model and AMX/VNNI flags.
+# Knobs: PARTS (speed,quality,edit; speed and edit need no carried data), BENCH_STEPS (timed
 # iterations, default 10), PARITY_STEPS (default 20), BUDGETS (G iterations, default 150,300),
 # JUDGE_EPOCHS (default 4), CONFIG (celeba128), DEVICE (cuda), JUDGE_SIZE (128).
 # A CPU dry run of the script's logic (the switches are set by hand: auto is off on a CPU):
@@ -25,7 +29,7 @@ BUDGETS=${BUDGETS:-150,300}
 CONFIG=${CONFIG:-celeba128}
 DEVICE=${DEVICE:-cuda}
 JUDGE_SIZE=${JUDGE_SIZE:-128}
-PARTS=${PARTS:-speed,quality}
+PARTS=${PARTS:-speed,quality,edit}
 BENCH_STEPS=${BENCH_STEPS:-10}
 BENCH_SET=${BENCH_SET:-}  # extra --set options for the benches (the CPU dry run)
 mkdir -p "$OUT" "$WORK"
@@ -66,4 +70,14 @@ if [[ $PARTS == *quality* ]]; then {
       --limit 500 --out "$WORK/ablation" --quiet \
     && cp "$WORK"/ablation/ablation.{md,json,png} "$OUT/"
 } > "$OUT/log.txt" 2>&1; fi
-tail -n 40 "$OUT/bench.txt" "$OUT/log.txt" 2>/dev/null
+if [[ $PARTS == *edit* ]]; then {
+  date -u; lscpu | grep -E 'Model name|^CPU\(s\)' || true
+  grep -o -w -E 'amx_(bf16|int8|tile)|avx512_vnni|avx_vnni' /proc/cpuinfo | sort -u | tr '\n' ' '; echo
+  "$PYTHON" -c "import torch; print('cpu capability', torch.backends.cpu.get_cpu_capability())"
+  for threads in 2 8; do  # the dev machine's 2 cores, and a larger share of this one
+    echo "threads $threads"
+    OMP_NUM_THREADS=$threads timeout 120 "$PYTHON" -m stgan bench --edit --config celeba128 \
+        --steps "${EDIT_STEPS:-10}" --json | tee "$OUT/edit_threads$threads.json"
+  done
+} > "$OUT/edit.txt" 2>&1; fi
+tail -n 40 "$OUT/bench.txt" "$OUT/log.txt" "$OUT/edit.txt" 2>/dev/null
