@@ -28,10 +28,13 @@ venv: $(BIN)/stgan
 demo: $(BIN)/stgan
 	# synthetic faces: the fast recipe with a masked generator trained at the test strength,
 	# 30 % of its targets single-attribute flips (ground truth: local edits that beat leaving
-	# the image alone, with >= 80 % accuracy; docs/recipes.md, 4th and 5th rounds)
+	# the image alone, with >= 80 % accuracy; docs/recipes.md, 4th and 5th rounds). tiny's whole
+	# schedule, 1,240 G iterations (2 minutes on two idle dev-machine cores, 5 on a host with
+	# 1.7x slower cores): the same demo on any machine, not fewer iterations on a slower one;
+	# stopped cleanly after 10 minutes on a CPU slower still
 	$(BIN)/stgan train --config tiny --set model.mask=true --set train.target_int=test \
 		--set train.lr=0.002 --set train.decay_epoch=20 --set train.w_att_d=6 \
-		--set train.flip_share=0.3 --out runs/demo --max-minutes 2
+		--set train.flip_share=0.3 --out runs/demo --max-minutes 10
 	$(BIN)/stgan data synth --n 8 --size 32 --seed 99 --out runs/demo/faces --quiet
 	$(BIN)/stgan sample --checkpoint runs/demo --images runs/demo/faces --out runs/demo/grid.png
 	$(BIN)/stgan edit --checkpoint runs/demo --image runs/demo/faces --set Blond_Hair=1 \
