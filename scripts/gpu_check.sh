@@ -6,7 +6,9 @@
 #
 # Here, once:   python scripts/gpu_pack.py PATH/celebahq-128-train.tar   (43 MiB,
 #               ignored folder gpu_carry/; real CelebA data is never committed)
-# Device call:  run(command="bash scripts/gpu_check.sh", carry=["gpu_carry"], timeout_s=480)
+# Device calls (all parts together, ~8 minutes, would leave no time to rerun one):
+#   run(command="PARTS=speed,edit bash scripts/gpu_check.sh", timeout_s=360)       ~4 minutes
+#   run(command="PARTS=quality bash scripts/gpu_check.sh", carry=["gpu_carry"], timeout_s=360)
 # Results come back under $OUT: bench.txt (tables), bench.jsonl (one JSON object per measured
 # configuration), parity.json, judge.json, ablation.md/.json/.png, log.txt, edit.txt and
 # edit_threads{2,8}.json.
