@@ -9,8 +9,9 @@ its leaf layers change:
 2. **Upsampling as a sub-pixel convolution.** A transposed Conv 4×4 stride 2 (padding 1) and
    a nearest ×2 resize followed by a Conv 3×3 (padding 1) both give output pixel
    ``(2i+a, 2j+b)`` from the 2×2 input neighbourhood starting at ``(i−1+a, j−1+b)``, with a
-   2×2 kernel per phase ``(a, b)``: taps ``[3, 1]`` / ``[2, 0]`` of the 4×4 kernel (deconv),
-   ``[w0, w1+w2]`` / ``[w0+w1, w2]`` of the 3×3 one (resize). All four phases are one 2×2
+   2×2 kernel per phase ``(a, b)``: taps ``[3, 1]`` / ``[2, 0]`` of the 4×4 kernel (deconv;
+   the resize form first becomes that kernel, :func:`~stgan.models.blocks.resize_kernel`,
+   so its taps are ``[w0, w1+w2]`` / ``[w0+w1, w2]`` of the 3×3 one). All four phases are one 2×2
    convolution with 4×C_out channels over the zero-padded input, interleaved afterwards
    (exact in real arithmetic; the resize form does 2.25× fewer multiply-adds than the
    convolution on the upsampled map). A stride-1 transposed convolution is a convolution
@@ -45,7 +46,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.weak import WeakIdKeyDictionary
 
-from stgan.models.blocks import tile_concat
+from stgan.models.blocks import resize_kernel, tile_concat
 from stgan.models.stu import STU
 
 # deconv 4×4 s2 p1: the kernel taps that phase a (rows) / b (columns) uses, in input order
@@ -65,12 +66,9 @@ def int8_available() -> bool:
     )
 
 
-def _phase_taps(w: Tensor, a: int, dim: int, resize: bool) -> Tensor:
-    """The 2 taps along ``dim`` of phase ``a`` (resize: a 3-tap kernel; deconv: 4 taps)."""
-    if not resize:
-        return w.index_select(dim, torch.tensor(DECONV_TAPS[a]))
-    t = [w.narrow(dim, k, 1) for k in range(3)]
-    return torch.cat((t[0], t[1] + t[2]) if a == 0 else (t[0] + t[1], t[2]), dim)
+def _phase_taps(w: Tensor, a: int, dim: int) -> Tensor:
+    """The 2 taps along ``dim`` of phase ``a`` of a 4×4 transposed-convolution kernel."""
+    return w.index_select(dim, torch.tensor(DECONV_TAPS[a]))
 
 
 class SubpixelUpconv(nn.Module):
@@ -85,11 +83,9 @@ class SubpixelUpconv(nn.Module):
         super().__init__()
         resize = isinstance(up, nn.Sequential)
         conv = up[-1] if resize else up
-        # (C_out, C_in, k, k) in cross-correlation form
-        w = conv.weight.detach() if resize else conv.weight.detach().transpose(0, 1).contiguous()
-        phases = [
-            _phase_taps(_phase_taps(w, a, 2, resize), b, 3, resize) for a in (0, 1) for b in (0, 1)
-        ]
+        w = resize_kernel(conv.weight.detach()) if resize else conv.weight.detach()
+        w = w.transpose(0, 1).contiguous()  # (C_out, C_in, 4, 4) in cross-correlation form
+        phases = [_phase_taps(_phase_taps(w, a, 2), b, 3) for a in (0, 1) for b in (0, 1)]
         c_out = w.shape[0]
         bias = conv.bias.detach() if conv.bias is not None else torch.zeros(c_out)
         self.c_out = c_out
