@@ -229,6 +229,25 @@ def test_seam_is_continuous_when_the_edit_shifts_colours(astronaut, astronaut_fa
     assert np.allclose(centre.mean(0), shift, atol=6), centre.mean(0)
 
 
+def test_paste_back_keeps_a_black_and_white_photo_grey(astronaut, astronaut_faces):
+    grey = np.repeat(cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1)
+    (f,) = astronaut_faces
+    al = A.align(grey, f, A.eye_layout(_cfg()), 64)
+    cast = np.clip(al.face.astype(int) + (-35, 20, 60), 0, 255).astype(np.uint8)  # in colour
+    out = A.paste_back(grey, al, cast)
+    r = _outside_disc(grey.shape, al, 64)
+    assert np.array_equal(out[r >= 1], grey[r >= 1])
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    inner = r < 0.5
+    lift = out[inner].astype(int) - grey[inner]  # the cast's luminance: 0.3·−35 + 0.59·20 + 0.11·60
+    assert 5 < lift.mean() < 11, lift.mean()
+    # a colour photo gets the colour cast itself
+    al_c = A.align(astronaut, f, A.eye_layout(_cfg()), 64)
+    cast_c = np.clip(al_c.face.astype(int) + (-35, 20, 60), 0, 255).astype(np.uint8)
+    shift = A.paste_back(astronaut, al_c, cast_c)[inner].astype(int) - astronaut[inner]
+    assert np.allclose(shift.mean(0), (-35, 20, 60), atol=8), shift.mean(0)
+
+
 def test_align_shrinking_a_lot_is_antialiased():
     # fine stripes two pixels wide: a plain bicubic warp at 1/8 scale aliases them into
     # strong moiré; the area pre-filter gives their mean grey

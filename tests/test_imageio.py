@@ -168,3 +168,17 @@ def test_corrupt_pixel_data_is_a_user_error(tmp_path):
     p.write_bytes(bytes(raw))
     with pytest.raises(UserError, match=r"cannot read image .*c\.png"):
         imageio.read_rgb(p)
+
+
+def test_match_grey_turns_an_image_grey_only_over_a_grey_reference():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    grey_ref = np.repeat(rng.integers(0, 256, (20, 30, 1), dtype=np.uint8), 3, axis=-1)
+    out = imageio.match_grey(grey_ref, image)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    pillow = np.asarray(Image.fromarray(image).convert("L")).astype(int)  # ITU-R 601 luma
+    assert np.abs(out[..., 0].astype(int) - pillow).max() <= 1
+    colour_ref = grey_ref.copy()
+    colour_ref[3, 4, 2] ^= 1  # one pixel off grey: a colour photo
+    assert imageio.match_grey(colour_ref, image) is image

@@ -182,6 +182,16 @@ def test_aligned_option_crops_like_the_training_data(client):
     error_of(client.post("/api/upload?aligned=maybe", content=encode(square)), 422)
 
 
+def test_an_aligned_greyscale_crop_is_edited_in_grey(client):
+    rng = np.random.default_rng(2)
+    grey = np.repeat(rng.integers(0, 256, (96, 96, 1), dtype=np.uint8), 3, axis=-1)
+    uid = client.post("/api/upload?aligned=true", content=encode(grey)).json()["id"]
+    body = {"values": {"Blond_Hair": 1}}
+    out = decode(client.post(f"/api/uploads/{uid}/download", json=body).content)
+    assert out.shape == grey.shape and not np.array_equal(out, grey)  # edited
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+
+
 def test_bundled_faces_open_whatever_the_models_crop():
     """A model trained on CelebA crops still takes a model-sized square as it is."""
     from stgan.config import load

@@ -150,6 +150,20 @@ def make_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, pad_value: int
     return out
 
 
+def match_grey(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """``image`` (uint8 ``(..., 3)``) as greyscale when ``reference`` (the pixels it
+    replaces, same shape) is: R = G = B in every pixel. Then each pixel becomes its luminance
+    ``(299·R + 587·G + 114·B) / 1000``, rounded (ITU-R 601, as Pillow's ``L``), in all three
+    channels, so that an edit pasted into a black-and-white photo stays black and white.
+    Otherwise ``image`` itself is returned."""
+    r, g, b = reference[..., 0], reference[..., 1], reference[..., 2]
+    if not (np.array_equal(r, g) and np.array_equal(g, b)):
+        return image
+    luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    grey = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
 def to_uint8(images) -> np.ndarray:
     """Float CHW or NCHW tensor in [-1, 1] → uint8 HWC or NHWC (clamped, rounded half to even)."""
     if images.ndim not in (3, 4) or images.shape[-3] != 3:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stgan.align.cv import opencv
+from stgan.imageio import match_grey
 
 FEATHER_FROM = 0.8  # the mask is 1 inside this fraction of the disc's radius, then falls to 0
 FIX_FROM = 0.5  # the colour correction starts at this fraction of the radius ...
@@ -86,7 +87,9 @@ def paste_back(photo: np.ndarray, aligned: Aligned, edited: np.ndarray) -> np.nd
         edited: uint8 ``(S, S, 3)``: the model's edit of ``aligned.face``.
 
     Returns:
-        uint8 ``(H, W, 3)``: pixels outside the mask are exactly ``photo``'s.
+        uint8 ``(H, W, 3)``: pixels outside the mask are exactly ``photo``'s. Where the
+        photo is greyscale around the face (R = G = B), the pasted pixels are too
+        (:func:`~stgan.imageio.match_grey`).
     """
     cv2 = opencv()
     size = aligned.face.shape[0]
@@ -131,6 +134,7 @@ def paste_back(photo: np.ndarray, aligned: Aligned, edited: np.ndarray) -> np.nd
     # (photo - orig_up) dropped where the change is large
     full = photo_px + delta_up + (1.0 - keep_up) * (orig_up - photo_px)
     blend = np.clip(np.rint(photo_px + alpha * (full - photo_px)), 0, 255).astype(np.uint8)
+    blend = match_grey(roi, blend)  # a black-and-white photo stays black and white
     np.copyto(roi, blend, where=alpha > 0)  # outside the disc: untouched
     return out
 

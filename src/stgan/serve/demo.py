@@ -42,6 +42,7 @@ import torch
 from PIL import Image, ImageOps
 
 from stgan.errors import UserError
+from stgan.imageio import match_grey
 
 FORMATS = {  # what uploads may be, told by their first bytes (never by name or header)
     "PNG": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"),
@@ -270,7 +271,8 @@ def _paste_box(photo: np.ndarray, edited: np.ndarray, box) -> np.ndarray:
     out = photo.copy()
     w, h = right - left, bottom - top
     tile = Image.fromarray(edited).resize((w, h), Image.Resampling.BICUBIC)
-    out[top:bottom, left:right] = np.asarray(tile)
+    region = out[top:bottom, left:right]
+    region[...] = match_grey(region, np.asarray(tile))  # a greyscale photo stays greyscale
     return out
 
 
