@@ -128,6 +128,23 @@ def test_set_is_unchanged_by_the_new_modes(run, tmp_path):
     assert np.array_equal(read(dst), want[0])
 
 
+def test_a_black_and_white_face_is_edited_in_grey(run, tmp_path):
+    out, faces = run
+    grey = tmp_path / "grey.png"
+    Image.open(first_face(faces)).convert("L").save(grey)
+    dst = tmp_path / "g.png"
+    assert stgan(f"edit --checkpoint {out} --image {grey} {SOURCE} --set Blond_Hair=1 "
+                 f"--quiet --out {dst}") == 0  # fmt: skip
+    editor, x = editor_and_input(out, grey)
+    (colour,) = editor.edit_codes(
+        x, source01(editor), [encoded(editor, {"Male": 0.5, "Blond_Hair": 1.0})]
+    )
+    luma = np.asarray(Image.fromarray(colour[0]).convert("L")).astype(int)
+    got = read(dst)
+    assert np.array_equal(got[..., 0], got[..., 1]) and np.array_equal(got[..., 1], got[..., 2])
+    assert np.abs(got[..., 0].astype(int) - luma).max() <= 1  # the edit's luminance
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -316,6 +316,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if args.align:
         n_faces = _edit_photos(args, editor, files, targets_of, write)
     else:
+        from stgan.imageio import match_grey
         from stgan.photos import load_images, source_labels
 
         images = load_images(
@@ -329,8 +330,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
                 end = min(start + args.batch_size, len(files))
                 src = torch.as_tensor(source[start:end])
                 outs = editor.edit_codes(images[start:end], src, targets_of(src))
-                for k in range(start, end):
-                    write(k, images[k], [o[k - start] for o in outs])
+                for k in range(start, end):  # a black-and-white image stays black and white
+                    write(k, images[k], [match_grey(images[k], o[k - start]) for o in outs])
                 bar(end, len(files))
         n_faces = None
     print(_summary(mode, paths, out, single=paths == [out], n_faces=n_faces))
