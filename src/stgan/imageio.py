@@ -150,14 +150,21 @@ def make_grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, pad_value: int
     return out
 
 
+#: How far apart (levels) a pixel's channels may be for it to count as grey (an encoder's
+#: rounding in a black-and-white photo stored as RGB).
+GREY_TOLERANCE = 2
+
+
 def match_grey(reference: np.ndarray, image: np.ndarray) -> np.ndarray:
     """``image`` (uint8 ``(..., 3)``) as greyscale when ``reference`` (the pixels it
-    replaces, same shape) is: R = G = B in every pixel. Then each pixel becomes its luminance
-    ``(299·R + 587·G + 114·B) / 1000``, rounded (ITU-R 601, as Pillow's ``L``), in all three
-    channels, so that an edit pasted into a black-and-white photo stays black and white.
-    Otherwise ``image`` itself is returned."""
-    r, g, b = reference[..., 0], reference[..., 1], reference[..., 2]
-    if not (np.array_equal(r, g) and np.array_equal(g, b)):
+    replaces, same shape) is: R, G and B within :data:`GREY_TOLERANCE` of each other in
+    every pixel. Then each pixel becomes its luminance ``(299·R + 587·G + 114·B) / 1000``,
+    rounded (ITU-R 601, as Pillow's ``L``), in all three channels, so that an edit pasted
+    into a black-and-white photo stays black and white. Otherwise ``image`` itself is
+    returned."""
+    ref = reference.astype(np.int16)
+    spread = ref.max(axis=-1) - ref.min(axis=-1)
+    if spread.size and spread.max() > GREY_TOLERANCE:
         return image
     luma = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
     grey = np.clip(np.rint(luma), 0, 255).astype(np.uint8)
