@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -59,42 +57,28 @@ def before_after(run: Path, out: Path, edits: list[str]) -> None:
 
 
 def serve_screenshot(run: Path, out: Path, attribute: str, face: int) -> None:
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from stgan.inference import Editor
-    from stgan.serve.app import create_app
+    from stgan.serve.app import create_app, serving
 
     chromium = os.environ.get("STGAN_CHROMIUM") or shutil.which("chromium")
     if not chromium:
         raise SystemExit("no Chromium: install Debian's `chromium` or set STGAN_CHROMIUM")
     app = create_app(Editor.from_checkpoint(run))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-            )
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
-            page.wait_for_selector("body[data-ready=true]", timeout=30_000)
-            page.click(f"#faces button.face >> nth={face}")
-            edits = _wait_for_edit(page, 0)
-            page.fill(f"#slider-{attribute}", "1")
-            _wait_for_edit(page, edits)
-            page.screenshot(path=str(out), full_page=True)
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+    with serving(app) as url, sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]", timeout=30_000)
+        page.click(f"#faces button.face >> nth={face}")
+        edits = _wait_for_edit(page, 0)
+        page.fill(f"#slider-{attribute}", "1")
+        _wait_for_edit(page, edits)
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
     print(f"wrote {out}")
 
 

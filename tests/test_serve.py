@@ -548,3 +548,20 @@ def test_the_page_ships_with_the_package():
     assert files == ["serve/static/app.js", "serve/static/index.html", "serve/static/style.css"]
     for f in files:
         assert any(fnmatch(f, pattern) for pattern in patterns), f
+
+
+def test_serving_in_a_thread_answers_then_stops(editor):
+    """``serving`` (notebooks, scripts, the browser tests): a real HTTP server on a free port
+    of 127.0.0.1 while the block runs, closed after it."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from stgan.serve.app import serving
+
+    with serving(create_app(editor, n_faces=0)) as url:
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(url + "api/info", timeout=10) as r:
+            assert json.load(r)["attributes"] == list(NAMES)
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url + "api/info", timeout=5)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 
 import numpy as np
@@ -48,24 +46,11 @@ def _chromium() -> str:
 def server(tmp_path_factory):
     """The demo of a checkpoint file on a free port of 127.0.0.1; yields its URL."""
     from stgan.inference import Editor
-    from stgan.serve.app import create_app
+    from stgan.serve.app import create_app, serving
 
     run = save_run(tiny_editor(), tmp_path_factory.mktemp("serve") / "run")
-    app = create_app(Editor.from_checkpoint(run), preview_side=384)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(create_app(Editor.from_checkpoint(run), preview_side=384)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ large files to a temporary file).
 # no `from __future__ import annotations`: FastAPI reads the routes' annotations
 # (Request, int) at definition time, and they are imported inside create_app
 
+import contextlib
 from pathlib import Path
 
 from stgan.errors import UserError
@@ -221,3 +222,36 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+@contextlib.contextmanager
+def serving(app, host: str = "127.0.0.1", timeout: float = 30.0):
+    """Serve ``app`` with uvicorn in a background thread on a free port of ``host`` (a
+    notebook, a script, a browser test); yields the page's URL, stops the server on exit.
+
+    Raises:
+        RuntimeError: the server did not start within ``timeout`` seconds.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the demo server did not start within {timeout:g} s")
+            time.sleep(0.05)
+        yield f"http://{host}:{sock.getsockname()[1]}/"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
