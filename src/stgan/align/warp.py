@@ -88,7 +88,7 @@ def paste_back(photo: np.ndarray, aligned: Aligned, edited: np.ndarray) -> np.nd
 
     Returns:
         uint8 ``(H, W, 3)``: pixels outside the mask are exactly ``photo``'s. Where the
-        photo is greyscale around the face (R = G = B), the pasted pixels are too
+        photo is greyscale around the face, the pasted pixels are too
         (:func:`~stgan.imageio.match_grey`).
     """
     cv2 = opencv()
