@@ -6,7 +6,6 @@ import argparse
 import contextlib
 
 from stgan.cli import options
-from stgan.errors import UserError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -67,17 +66,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from stgan.serve.app import require_serve
 
     require_serve()  # before the model loads: a missing extra is the first thing to hear
-    import uvicorn
     from PIL import Image
 
     from stgan.inference import Editor
     from stgan.judge import Judge
     from stgan.runtime import resolve_device
-    from stgan.serve.app import create_app
+    from stgan.serve.app import create_app, listen, page_url, uvicorn_server
 
     max_pixels = int(args.max_megapixels * 1e6)
     Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own bomb check agrees with ours
-    sock = _listen(args.host, args.port)  # a busy port fails before the model loads
+    sock = listen(args.host, args.port)  # a busy port fails before the model loads
     try:
         device = resolve_device(args.device)
         editor = Editor.from_checkpoint(args.checkpoint, device)
@@ -88,8 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_pixels=max_pixels,
         )
-        host, port = sock.getsockname()[:2]
-        url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+        url = page_url(sock)
         if args.host not in LOOPBACK:
             print(
                 f"stgan serve: listening on {args.host}: anyone who can reach this machine "
@@ -99,32 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"stgan serve: open {url} ({len(editor.attr_names)} attributes; Ctrl-C stops)",
             flush=True,
         )
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = uvicorn_server(app)
         with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it
             server.run(sockets=[sock])  # shut down on, once it has stopped cleanly
     finally:
         sock.close()
     print("stgan serve: stopped", flush=True)
     return 0
-
-
-def _listen(host: str, port: int):
-    """A listening TCP socket on ``host``:``port`` (0: a free port chosen by the system)."""
-    import socket
-
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    except socket.gaierror as e:
-        raise UserError(f"--host {host}: not an address of this machine ({e.strerror})") from None
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as e:
-        sock.close()
-        raise UserError(
-            f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port "
-            "(0 picks a free one) or --host"
-        ) from None
-    return sock

@@ -224,24 +224,59 @@ def create_app(
     return app
 
 
+def listen(host: str, port: int):
+    """A listening TCP socket on ``host``:``port`` (0: a free port chosen by the system).
+
+    Raises:
+        UserError: ``host`` is not an address of this machine, or the port is taken.
+    """
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise UserError(f"--host {host}: not an address of this machine ({e.strerror})") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise UserError(
+            f"cannot listen on {host}:{port} ({e.strerror or e}); pick another --port "
+            "(0 picks a free one) or --host"
+        ) from None
+    return sock
+
+
+def page_url(sock) -> str:
+    """The demo page's URL on listening socket ``sock`` (an IPv6 address in brackets)."""
+    host, port = sock.getsockname()[:2]
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
+def uvicorn_server(app):
+    """The uvicorn server of ``app``: warnings only, no lifespan events."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+
+
 @contextlib.contextmanager
 def serving(app, host: str = "127.0.0.1", timeout: float = 30.0):
     """Serve ``app`` with uvicorn in a background thread on a free port of ``host`` (a
     notebook, a script, a browser test); yields the page's URL, stops the server on exit.
 
     Raises:
+        UserError: ``host`` cannot be listened on (:func:`listen`).
         RuntimeError: the server did not start within ``timeout`` seconds.
     """
-    import socket
     import threading
     import time
 
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind((host, 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    sock = listen(host, 0)
+    server = uvicorn_server(app)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -250,7 +285,7 @@ def serving(app, host: str = "127.0.0.1", timeout: float = 30.0):
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the demo server did not start within {timeout:g} s")
             time.sleep(0.05)
-        yield f"http://{host}:{sock.getsockname()[1]}/"
+        yield page_url(sock)
     finally:
         server.should_exit = True
         thread.join(10)
